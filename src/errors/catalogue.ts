@@ -56,9 +56,12 @@ export const catalogue = {
   'fingerprint-template-invalid': { status: 400, exit: 65, title: 'The minutiae template is not valid' },
   'fingerprint-wsq-invalid': { status: 400, exit: 65, title: 'The WSQ image is not valid' },
   'fingerprint-image-invalid': { status: 400, exit: 65, title: 'The fingerprint image is not valid' },
+  'fingerprint-image-too-large': { status: 413, exit: 65, title: 'The fingerprint image is too large to process' },
+  'fingerprint-minutiae-too-few': { status: 422, exit: 65, title: 'The fingerprint has too few minutiae to match' },
 
   // --- audit ---------------------------------------------------------------------------------
   'audit-proof-invalid': { status: 400, exit: 65, title: 'The audit proof does not verify' },
+  'audit-log-inconsistent': { status: 500, exit: 70, title: 'The stored audit tree is incomplete or inconsistent' },
 } as const satisfies Record<string, CatalogueEntry>;
 
 export type ErrorCode = keyof typeof catalogue;

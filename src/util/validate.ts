@@ -1,0 +1,48 @@
+/**
+ * Validation of outside input against a TypeBox schema, with one clear error naming the field and
+ * what is wrong with it (the first problem found; TypeBox lists union alternatives separately, so the
+ * most specific message is chosen).
+ */
+import type { Static, TSchema } from 'typebox';
+import Value from 'typebox/value';
+import { OpenPrumError, type ErrorCode } from '../errors/index.ts';
+
+export interface ValidationProblem {
+  readonly path: string;
+  readonly message: string;
+}
+
+export function describeProblems(schema: TSchema, value: unknown): ValidationProblem[] {
+  const problems: ValidationProblem[] = [];
+  for (const e of Value.Errors(schema, value)) {
+    const err = e as { keyword: string; instancePath: string; message: string; params: Record<string, unknown> };
+    // "schema is false" repeats what additionalProperties says; anyOf/const repeat union alternatives.
+    if (err.keyword === 'boolean') continue;
+    const path = err.instancePath.replace(/^\//, '').replace(/\//g, '.') || '(body)';
+    let message = err.message;
+    if (err.keyword === 'additionalProperties') {
+      const extra = (err.params.additionalProperties as string[] | undefined) ?? [];
+      message = `unknown field${extra.length > 1 ? 's' : ''} ${extra.map((f) => JSON.stringify(f)).join(', ')}`;
+    } else if (err.keyword === 'required') {
+      const missing = (err.params.requiredProperties as string[] | undefined) ?? [];
+      message = `missing required field${missing.length > 1 ? 's' : ''} ${missing.map((f) => JSON.stringify(f)).join(', ')}`;
+    } else if (err.keyword === 'const') {
+      continue;
+    } else if (err.keyword === 'anyOf') {
+      message = 'is not one of the allowed values';
+    }
+    problems.push({ path, message });
+  }
+  return problems;
+}
+
+/** Returns the value typed by the schema, or throws `code` naming what is wrong. */
+export function validate<S extends TSchema>(schema: S, value: unknown, code: ErrorCode, where = ''): Static<S> {
+  if (Value.Check(schema, value)) return value as Static<S>;
+  const problems = describeProblems(schema, value);
+  const first = problems[0] ?? { path: '(body)', message: 'does not match the expected shape' };
+  const prefix = where ? `${where}: ` : '';
+  throw new OpenPrumError(code, `${prefix}${first.path === '(body)' ? '' : `field ${first.path} `}${first.message}`.trim(), {
+    problems: problems.slice(0, 10),
+  });
+}
