@@ -17,7 +17,7 @@ import type { Schema } from '../db/schema.ts';
 import { OpenPrumError } from '../errors/index.ts';
 import { describeProblems } from '../util/validate.ts';
 import { displayRegistration, normaliseRegistration, normaliseVin } from './keys.ts';
-import { checkDate, CSV_COLUMNS, VehicleRow } from './model.ts';
+import { checkDate, CSV_COLUMNS, LegalHolder, NaturalHolder, VehicleRow } from './model.ts';
 import Value from 'typebox/value';
 
 export type ImportFormat = 'csv' | 'jsonl';
@@ -68,15 +68,20 @@ function fail(line: number, reason: string): never {
 /** Turns one parsed row into a checked, normalised row, or fails naming the line. */
 export function prepareRow(value: unknown, line: number, today: string): PreparedRow {
   if (!Value.Check(VehicleRow, value)) {
-    const p = describeProblems(VehicleRow, value);
-    const holderType = (value as { holder?: { type?: unknown } } | null)?.holder?.type;
-    // Fields of a natural person on a legal one (or the reverse) is personal data in the wrong place.
-    const wrongPlace = p.find((x) => x.path === 'holder' && /unknown field/.test(x.message));
-    if (wrongPlace && (holderType === 'natural' || holderType === 'legal')) {
-      fail(line, `personal data in the wrong place: a ${holderType} person holder has no ${wrongPlace.message.replace(/^unknown fields? /, '')}`);
+    // Check the holder against the branch its type names, so that the error speaks of that branch.
+    const holder = (value as { holder?: unknown } | null)?.holder;
+    const holderType = (holder as { type?: unknown } | null | undefined)?.type;
+    const branch = holderType === 'natural' ? NaturalHolder : holderType === 'legal' ? LegalHolder : undefined;
+    if (branch && !Value.Check(branch, holder)) {
+      const hp = describeProblems(branch, holder)[0];
+      if (hp && /unknown field/.test(hp.message)) {
+        fail(line, `personal data in the wrong place: a ${holderType} person holder has no ${hp.message.replace(/^unknown fields? /, '')}`);
+      }
+      if (hp) fail(line, `holder${hp.path === '(body)' ? '' : `.${hp.path}`} ${hp.message}`);
     }
-    const first = p.find((x) => !(x.path === 'holder' && x.message === 'is not one of the allowed values')) ?? p[0];
-    fail(line, first ? `${first.path === '(body)' ? 'the row' : first.path} ${first.message}` : 'the row does not have the expected fields');
+    const p = describeProblems(VehicleRow, value).filter((x) => !x.path.startsWith('holder'));
+    const first = p[0];
+    fail(line, first ? `${first.path === '(body)' ? 'the row' : first.path} ${first.message}` : 'holder.type must be "natural" or "legal"');
   }
   const row = value;
   const vin = normaliseVin(row.vin);

@@ -6,7 +6,8 @@
  */
 import Type, { type Static } from 'typebox';
 
-const text = (max: number) => Type.String({ minLength: 1, maxLength: max, pattern: '^[^\\u0000-\\u001f\\u007f]*\\S[^\\u0000-\\u001f\\u007f]*$' });
+// Not blank, and no control characters (NUL, line breaks, escapes) anywhere.
+const text = (max: number) => Type.String({ minLength: 1, maxLength: max, pattern: '^(?=[\\s\\S]*\\S)[^\\u0000-\\u001f\\u007f]+$' });
 const isoDate = Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$' });
 
 export const NaturalHolder = Type.Object(
