@@ -15,10 +15,9 @@ import { parse as parseCsv } from 'csv-parse';
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Schema } from '../db/schema.ts';
 import { OpenPrumError } from '../errors/index.ts';
-import { describeProblems } from '../util/validate.ts';
+import { check, describeProblems } from '../util/validate.ts';
 import { displayRegistration, normaliseRegistration, normaliseVin } from './keys.ts';
 import { checkDate, CSV_COLUMNS, LegalHolder, NaturalHolder, VehicleRow } from './model.ts';
-import Value from 'typebox/value';
 
 export type ImportFormat = 'csv' | 'jsonl';
 export type ImportMode = 'upsert' | 'replace';
@@ -67,12 +66,12 @@ function fail(line: number, reason: string): never {
 
 /** Turns one parsed row into a checked, normalised row, or fails naming the line. */
 export function prepareRow(value: unknown, line: number, today: string): PreparedRow {
-  if (!Value.Check(VehicleRow, value)) {
+  if (!check(VehicleRow, value)) {
     // Check the holder against the branch its type names, so that the error speaks of that branch.
     const holder = (value as { holder?: unknown } | null)?.holder;
     const holderType = (holder as { type?: unknown } | null | undefined)?.type;
     const branch = holderType === 'natural' ? NaturalHolder : holderType === 'legal' ? LegalHolder : undefined;
-    if (branch && !Value.Check(branch, holder)) {
+    if (branch && !check(branch, holder)) {
       const hp = describeProblems(branch, holder)[0];
       if (hp && /unknown field/.test(hp.message)) {
         fail(line, `personal data in the wrong place: a ${holderType} person holder has no ${hp.message.replace(/^unknown fields? /, '')}`);
@@ -207,10 +206,18 @@ export async function importVehicles(db: Kysely<Schema>, file: string, options: 
     let batch: PreparedRow[] = [];
     let rows = 0;
     let inserted = 0;
+    let sinceAnalyze = 0;
     const flush = async () => {
       if (batch.length === 0) return;
-      inserted += await insertBatch(trx, batch, imp.id, mode);
+      inserted += await insertBatch(trx, batch, imp.id);
+      sinceAnalyze += batch.length;
       batch = [];
+      // A register that grows by hundreds of thousands of rows inside one transaction has no fresh
+      // statistics; without them the planner scans the whole table for every batch's look-up.
+      if (sinceAnalyze >= 100_000) {
+        await sql`analyze vehicles`.execute(trx);
+        sinceAnalyze = 0;
+      }
     };
     const source = format === 'csv' ? readCsv(file) : readJsonl(file);
     for await (const { value, line } of source) {
@@ -232,6 +239,7 @@ export async function importVehicles(db: Kysely<Schema>, file: string, options: 
     if (rows === 0) throw new OpenPrumError('vehicle-import-invalid', `${basename(file)} holds no vehicles; nothing was imported`);
     options.onProgress?.(rows);
     await trx.updateTable('vehicle_imports').set({ row_count: rows }).where('id', '=', imp.id).execute();
+    await sql`analyze vehicles`.execute(trx);
     return { importId: imp.id, rows, inserted };
   });
   return {
@@ -248,21 +256,11 @@ export async function importVehicles(db: Kysely<Schema>, file: string, options: 
 }
 
 /** Inserts (or, by VIN, replaces) one batch; returns how many rows were new. */
-async function insertBatch(trx: Transaction<Schema>, batch: PreparedRow[], importId: number, mode: ImportMode): Promise<number> {
-  if (mode === 'upsert') {
-    // A registration number may belong to one vehicle only; name the line that would take another's.
-    const regs = batch.map((b) => b.registration);
-    const holders = await trx.selectFrom('vehicles').select(['vin', 'registration_number']).where('registration_number', 'in', regs).execute();
-    const byReg = new Map(holders.map((h) => [h.registration_number, h.vin]));
-    for (const b of batch) {
-      const owner = byReg.get(b.registration);
-      if (owner !== undefined && owner !== b.vin) fail(b.line, `registration number ${b.registrationDisplay} is registered to another vehicle (VIN ${owner}) already; import with --replace to reload the whole register`);
-    }
-  }
+async function insertBatch(trx: Transaction<Schema>, batch: PreparedRow[], importId: number): Promise<number> {
   const col = <T>(f: (b: PreparedRow) => T) => batch.map(f);
   const natural = (b: PreparedRow) => (b.row.holder.type === 'natural' ? b.row.holder : undefined);
   const legal = (b: PreparedRow) => (b.row.holder.type === 'legal' ? b.row.holder : undefined);
-  const res = await sql<{ inserted: boolean }>`
+  const query = sql<{ inserted: boolean }>`
     insert into vehicles (vin, registration_number, registration_display, make, model, vehicle_type, colour,
       first_registration, holder_type, holder_surname, holder_first_names, holder_birth_date, holder_name,
       holder_address, import_id)
@@ -281,6 +279,20 @@ async function insertBatch(trx: Transaction<Schema>, batch: PreparedRow[], impor
       holder_surname = excluded.holder_surname, holder_first_names = excluded.holder_first_names,
       holder_birth_date = excluded.holder_birth_date, holder_name = excluded.holder_name,
       holder_address = excluded.holder_address, import_id = excluded.import_id
-    returning (xmax = 0) as inserted`.execute(trx);
-  return res.rows.filter((r) => r.inserted).length;
+    returning (xmax = 0) as inserted`;
+  try {
+    const res = await query.execute(trx);
+    return res.rows.filter((r) => r.inserted).length;
+  } catch (e) {
+    // The unique index is the check that a registration number belongs to one vehicle only; a look-up
+    // before every batch would scan a growing table. Its violation names the number: find its line.
+    const err = e as { code?: string; constraint?: string; detail?: string };
+    if (err.code === '23505' && err.constraint === 'vehicles_registration_number_key') {
+      const reg = /\(registration_number\)=\((.*)\)/.exec(err.detail ?? '')?.[1];
+      const row = batch.find((b) => b.registration === reg);
+      if (row) fail(row.line, `registration number ${row.registrationDisplay} is registered to another vehicle already; import with --replace to reload the whole register`);
+      fail(batch[0]!.line, `a registration number in lines ${batch[0]!.line}-${batch[batch.length - 1]!.line} is registered to another vehicle already`);
+    }
+    throw e;
+  }
 }

@@ -127,7 +127,7 @@ describe('openprum CLI', () => {
         body: JSON.stringify({ registrationNumber: plate, purpose: 'public-security', reason: 'CLI test', orderedBy: 'Test' }),
       });
       expect(res.status).toBe(200);
-      expect((await res.json()).hit).toBe(true);
+      expect(((await res.json()) as { hit: boolean }).hit).toBe(true);
     } finally {
       child.kill('SIGTERM');
       const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
