@@ -49,28 +49,29 @@ export interface StoredRecord {
 
 type Db = Kysely<Schema> | Transaction<Schema>;
 
+/** The columns of a record as Kysely values (jsonb as JSON text). */
+export function recordValues(entry: RecordEntry) {
+  return {
+    action: entry.action,
+    direction: entry.direction,
+    searching_body: entry.searchingBody,
+    administering_body: entry.administeringBody,
+    officer_id: entry.officerId ?? null,
+    officer_reference: entry.officerReference ?? null,
+    ordered_by: entry.orderedBy ?? null,
+    reason: entry.reason ?? null,
+    purpose: entry.purpose ?? null,
+    legal_basis: entry.legalBasis ?? null,
+    query: JSON.stringify(entry.query),
+    supplied: entry.supplied === undefined ? null : JSON.stringify(entry.supplied),
+    hit: entry.hit ?? null,
+    outcome: entry.outcome,
+    request_id: entry.requestId ?? null,
+  };
+}
+
 export async function writeRecord(db: Db, entry: RecordEntry): Promise<{ id: number; recordedAt: string }> {
-  const row = await db
-    .insertInto('records')
-    .values({
-      action: entry.action,
-      direction: entry.direction,
-      searching_body: entry.searchingBody,
-      administering_body: entry.administeringBody,
-      officer_id: entry.officerId ?? null,
-      officer_reference: entry.officerReference ?? null,
-      ordered_by: entry.orderedBy ?? null,
-      reason: entry.reason ?? null,
-      purpose: entry.purpose ?? null,
-      legal_basis: entry.legalBasis ?? null,
-      query: JSON.stringify(entry.query),
-      supplied: entry.supplied === undefined ? null : JSON.stringify(entry.supplied),
-      hit: entry.hit ?? null,
-      outcome: entry.outcome,
-      request_id: entry.requestId ?? null,
-    })
-    .returning(['id', 'recorded_at'])
-    .executeTakeFirstOrThrow();
+  const row = await db.insertInto('records').values(recordValues(entry)).returning(['id', 'recorded_at']).executeTakeFirstOrThrow();
   return { id: row.id, recordedAt: row.recorded_at };
 }
 

@@ -2,8 +2,8 @@
  * Automated search of vehicle registration data (Prüm Decision Art. 12), with its record
  * (Art. 30(2)(b)) written in the same transaction as the answer.
  */
-import type { Kysely, Selectable } from 'kysely';
-import { writeRecord } from '../audit/records.ts';
+import { sql, type Kysely } from 'kysely';
+import { recordValues } from '../audit/records.ts';
 import type { Schema } from '../db/schema.ts';
 import { OpenPrumError } from '../errors/index.ts';
 import { requireRole, type Caller } from '../identity/caller.ts';
@@ -41,21 +41,18 @@ export interface VehicleSearchContext {
   readonly country: string;
 }
 
-export function toVehicle(r: Selectable<Schema['vehicles']>): Vehicle {
-  return {
-    registrationNumber: r.registration_display,
-    vin: r.vin,
-    make: r.make,
-    model: r.model,
-    vehicleType: r.vehicle_type,
-    colour: r.colour,
-    firstRegistrationDate: r.first_registration,
-    holder:
-      r.holder_type === 'natural'
-        ? { type: 'natural', surname: r.holder_surname ?? '', firstNames: r.holder_first_names ?? '', birthDate: r.holder_birth_date ?? '', address: r.holder_address }
-        : { type: 'legal', name: r.holder_name ?? '', address: r.holder_address },
-  };
-}
+/**
+ * A vehicle row as the JSON a search answers (the shape of `Vehicle`). Built in SQL so that the answer
+ * and the record of it are one value from one statement.
+ */
+const VEHICLE_JSON = sql`jsonb_build_object(
+  'registrationNumber', v.registration_display, 'vin', v.vin, 'make', v.make, 'model', v.model,
+  'vehicleType', v.vehicle_type, 'colour', v.colour,
+  'firstRegistrationDate', to_char(v.first_registration, 'YYYY-MM-DD'),
+  'holder', case when v.holder_type = 'natural'
+    then jsonb_build_object('type', 'natural', 'surname', v.holder_surname, 'firstNames', v.holder_first_names,
+      'birthDate', to_char(v.holder_birth_date, 'YYYY-MM-DD'), 'address', v.holder_address)
+    else jsonb_build_object('type', 'legal', 'name', v.holder_name, 'address', v.holder_address) end)`;
 
 function checkText(field: string, value: string, max: number): string {
   const v = value.trim();
@@ -92,31 +89,38 @@ export async function searchVehicles(ctx: VehicleSearchContext, caller: Caller, 
   const q = checkVehicleSearch(input);
   const searchingBody = `${ctx.country} NCP`;
   const administeringBody = `${ctx.country} vehicle register`;
-  return ctx.db.transaction().execute(async (trx) => {
-    const rows = await trx
-      .selectFrom('vehicles')
-      .selectAll()
-      .where(q.key === 'vin' ? 'vin' : 'registration_number', '=', q.value)
-      .execute();
-    const vehicles = rows.map(toVehicle);
-    const hit = vehicles.length > 0;
-    const rec = await writeRecord(trx, {
-      action: 'vehicle.search',
-      direction: 'local',
-      searchingBody,
-      administeringBody,
-      officerId: caller.officerId,
-      officerReference: caller.reference,
-      orderedBy: q.orderedBy,
-      reason: q.reason,
-      purpose: q.purpose,
-      legalBasis: VEHICLE_LEGAL_BASIS,
-      query: { [q.key]: q.value },
-      supplied: hit ? vehicles : null,
-      hit,
-      outcome: hit ? 'hit' : 'no-hit',
-      requestId: requestId ?? null,
-    });
-    return { hit, vehicles, recordId: rec.id, searchedAt: rec.recordedAt, searchingBody, administeringBody };
+  // One statement, hence one transaction: find the vehicle, write the record with the data supplied,
+  // and return that record's data as the answer. There is no answer without its record, and the
+  // answer is by construction what the record says was supplied (Art. 30(2)(b)(i)).
+  const keyColumn = q.key === 'vin' ? sql.ref('v.vin') : sql.ref('v.registration_number');
+  const rec = recordValues({
+    action: 'vehicle.search',
+    direction: 'local',
+    searchingBody,
+    administeringBody,
+    officerId: caller.officerId,
+    officerReference: caller.reference,
+    orderedBy: q.orderedBy,
+    reason: q.reason,
+    purpose: q.purpose,
+    legalBasis: VEHICLE_LEGAL_BASIS,
+    query: { [q.key]: q.value },
+    outcome: 'no-hit',
+    requestId: requestId ?? null,
   });
+  const result = await sql<{ id: number; recorded_at: string; supplied: Vehicle[] | null }>`
+    with answer as (
+      select jsonb_agg(${VEHICLE_JSON} order by v.id) as vehicles from vehicles v where ${keyColumn} = ${q.value}
+    )
+    insert into records (action, direction, searching_body, administering_body, officer_id, officer_reference,
+      ordered_by, reason, purpose, legal_basis, query, supplied, hit, outcome, request_id)
+    select ${rec.action}, ${rec.direction}, ${rec.searching_body}, ${rec.administering_body}, ${rec.officer_id}::bigint,
+      ${rec.officer_reference}, ${rec.ordered_by}, ${rec.reason}, ${rec.purpose}, ${rec.legal_basis}, ${rec.query}::jsonb,
+      answer.vehicles, answer.vehicles is not null,
+      case when answer.vehicles is null then 'no-hit' else 'hit' end, ${rec.request_id}
+    from answer
+    returning id, recorded_at, supplied`.execute(ctx.db);
+  const row = result.rows[0]!;
+  const vehicles = row.supplied ?? [];
+  return { hit: vehicles.length > 0, vehicles, recordId: row.id, searchedAt: row.recorded_at, searchingBody, administeringBody };
 }
