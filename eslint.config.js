@@ -4,7 +4,7 @@ import tseslint from 'typescript-eslint';
 import globals from 'globals';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'var/**', 'coverage/**', 'dist/**'] },
+  { ignores: ['node_modules/**', 'var/**', 'coverage/**', 'dist/**', 'tmp/**', 'bench/out/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

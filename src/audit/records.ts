@@ -98,7 +98,12 @@ export async function listRecords(db: Db, filter: RecordFilter): Promise<StoredR
   return rows.map(toStoredRecord);
 }
 
-function toStoredRecord(r: Selectable<Schema['records']>): StoredRecord {
+/**
+ * A stored row as a record. This object, canonicalised (RFC 8785 style), is exactly what the audit
+ * log commits to: the whole record as stored, including its id and recorded time, read back from
+ * the database, so that the sequencer and an offline verifier hash the same thing.
+ */
+export function toStoredRecord(r: Selectable<Schema['records']>): StoredRecord {
   return {
     id: r.id,
     recordedAt: r.recorded_at,

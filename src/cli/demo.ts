@@ -9,6 +9,7 @@ import type { Command } from 'commander';
 import { buildServer } from '../http/server.ts';
 import { CONFIG_FILE, loadConfig } from '../node/config.ts';
 import { initNode, openNode } from '../node/node.ts';
+import { writeSyntheticFiles } from '../dna/generate.ts';
 import { writeVehicleFile } from '../vehicle/generate.ts';
 import { importVehicles } from '../vehicle/import.ts';
 import type { VehicleRow } from '../vehicle/model.ts';
@@ -48,7 +49,7 @@ async function demoToken(node: NodeContext, reference: string, name: string, rol
 export function registerDemoCommand(program: Command): void {
   program
     .command('demo')
-    .description('Run a demo node (NL) with synthetic vehicle data on the embedded database')
+    .description('Run a demo node (NL) with synthetic vehicle and DNA data on the embedded database')
     .option('--data-dir <dir>', 'data directory of the demo node', 'var/demo-NL')
     .option('--port <port>', 'TCP port', process.env.PORT ?? process.env.OPENPRUM_PORT ?? '8080')
     .option('--vehicles <n>', 'size of the synthetic register', '10000')
@@ -68,6 +69,16 @@ export function registerDemoCommand(program: Command): void {
         await writeVehicleFile(file, { count: n, country: 'NL', seed: 20081, format: 'csv', fixed: DEMO_VEHICLES });
         await importVehicles(node.db, file);
       }
+      const dna = await node.dna();
+      if (dna.size === 0) {
+        const file = join(dataDir, 'demo-dna.jsonl');
+        say('importing a synthetic national DNA file (10,000 profiles) …');
+        await writeSyntheticFiles({ out: file, options: { profiles: 10_000, country: 'NL', seed: 2008 } });
+        await dna.importFile(file);
+      }
+      // A stain for the demo search: a stored person's profile, sent as an unidentified trace.
+      const person = await node.db.selectFrom('dna_profiles').select(['ref', 'loci']).where('kind', '=', 'reference').orderBy('ref').limit(1).executeTakeFirst();
+      const stain = person ? { ref: 'NL-STAIN-DEMO-1', kind: 'unidentified', loci: person.loci } : undefined;
       const officer = await demoToken(node, 'demo-officer', 'Demo Officer', ['officer']);
       const supervisor = await demoToken(node, 'demo-supervisor', 'Demo Supervisor (data-protection authority)', ['supervisor']);
       const app = await buildServer(node, { logLevel: config.logLevel });
@@ -89,6 +100,15 @@ export function registerDemoCommand(program: Command): void {
             '',
             'By VIN (also a hit):  {"vin":"VF1RFB00X62345678", ...}      No hit:  {"registrationNumber":"ZZ-999-Z", ...}',
             '',
+            ...(stain
+              ? [
+                  `Search a DNA stain against the national DNA file (a hit on ${person!.ref}):`,
+                  `  curl -s ${url}/v1/dna/searches -H 'content-type: application/json' \\`,
+                  `    -H 'authorization: Bearer ${officer}' \\`,
+                  `    -d '${JSON.stringify({ profile: stain, reason: 'Case 2026/42: stain at a burglary', orderedBy: 'Prosecutor M. Bakker' })}'`,
+                  '',
+                ]
+              : []),
             'Read the record of those searches as the supervisor:',
             `  curl -s ${url}/v1/records -H 'authorization: Bearer ${supervisor}'`,
             '',

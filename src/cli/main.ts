@@ -4,8 +4,13 @@
  */
 import { Command, CommanderError } from 'commander';
 import { isOpenPrumError } from '../errors/index.ts';
+import { registerAuditCommands } from './audit-commands.ts';
 import { registerDemoCommand } from './demo.ts';
+import { registerDnaCommands } from './dna-commands.ts';
+import { registerDnaNodeCommands } from './dna-node-commands.ts';
+import { registerFederationCommands } from './federation-commands.ts';
 import { registerNodeCommands } from './node-commands.ts';
+import { registerPkiCommands } from './pki-commands.ts';
 import { registerVehicleCommands } from './vehicle-commands.ts';
 
 export function buildProgram(): Command {
@@ -16,6 +21,12 @@ export function buildProgram(): Command {
     .exitOverride();
   registerNodeCommands(program);
   registerVehicleCommands(program);
+  registerDnaCommands(program);
+  // The node's own DNA commands join the engine's `dna` group.
+  registerDnaNodeCommands(program.commands.find((c) => c.name() === 'dna')!);
+  registerAuditCommands(program);
+  registerPkiCommands(program);
+  registerFederationCommands(program);
   registerDemoCommand(program);
   return program;
 }

@@ -44,8 +44,29 @@ export function registerNodeCommands(program: Command): void {
     .action(async (opts: { dataDir?: string; country?: string; port?: string; host?: string; logLevel?: string }) => {
       const config = loadConfig(resolveDataDir(opts), { port: opts.port, host: opts.host, logLevel: opts.logLevel });
       const node = await openNode(config);
+      // The DNA index is loaded before the node answers, so the first search is not the slow one and
+      // a broken file stops the start, not a search.
+      try {
+        const dna = await node.dna();
+        say(`national DNA file: ${dna.size.toLocaleString('en')} profiles in memory`);
+      } catch (e) {
+        await node.close();
+        throw e;
+      }
+      // The federation's peer interface and outbox, when the node holds a federation certificate
+      // (loaded here, so that the other commands start without it).
+      const { startFederationIfConfigured } = await import('../exchange/federation.ts');
+      const federation = await startFederationIfConfigured(node).catch(async (e: unknown) => {
+        await node.close();
+        throw e;
+      });
+      if (federation) say(`peer interface (mutual TLS 1.3) listening on ${federation.peerUrl}`);
       const app = await buildServer(node, { logLevel: config.logLevel });
-      await serveUntilSignal(app, node.close, config.host, config.port);
+      const close = async () => {
+        await federation?.close();
+        await node.close();
+      };
+      await serveUntilSignal(app, close, config.host, config.port);
     });
 
   const officer = program.command('officer').description('Manage the officers of the node and their API tokens');

@@ -62,6 +62,30 @@ export const catalogue = {
   // --- audit ---------------------------------------------------------------------------------
   'audit-proof-invalid': { status: 400, exit: 65, title: 'The audit proof does not verify' },
   'audit-log-inconsistent': { status: 500, exit: 70, title: 'The stored audit tree is incomplete or inconsistent' },
+  'audit-log-empty': { status: 409, exit: 75, title: 'The audit log has no signed tree head yet' },
+  // Exit 1 as for `cmp` or `gpg --verify`: the check ran and failed; no sysexits code means that.
+  'audit-verification-failed': { status: 422, exit: 1, title: 'The audit export shows tampering, loss or rewriting' },
+  'audit-cosignature-invalid': { status: 400, exit: 65, title: 'The countersignature does not verify' },
+
+  // --- federation (Prüm Decision Arts. 2(3), 12, 30, 36; 2008/616/JHA Arts. 8 and 15, Annex) -----
+  'pki-invalid': { status: 400, exit: 65, title: 'The federation certificate material is not valid' },
+  'pki-exists': { status: 409, exit: 73, title: 'The certificate authority or certificate exists already' },
+  'federation-not-configured': { status: 503, exit: 78, title: 'This node has no federation certificate' },
+  'federation-search-invalid': { status: 400, exit: 65, title: 'The federated search is not valid' },
+  'declaration-invalid': { status: 400, exit: 65, title: 'The declaration is not valid' },
+  'peer-unknown': { status: 404, exit: 66, title: 'No peer node is configured for that state' },
+  'peer-certificate-refused': { status: 401, exit: 77, title: 'The peer certificate is unknown, revoked or of another federation' },
+  'peer-signature-invalid': { status: 401, exit: 77, title: 'The message signature is missing or does not verify' },
+  'peer-identity-mismatch': { status: 403, exit: 77, title: 'The message speaks for a state other than its sender' },
+  'peer-message-invalid': { status: 400, exit: 65, title: 'The peer message is not valid' },
+  'peer-message-expired': { status: 400, exit: 65, title: 'The peer message is outside the accepted time window' },
+  'peer-message-conflict': { status: 409, exit: 75, title: 'The message id was used before with a different message' },
+  'peer-misdirected': { status: 421, exit: 65, title: 'The message is addressed to another state' },
+  'peer-search-kind-unknown': { status: 400, exit: 65, title: 'The search kind is not known to this node' },
+  'peer-file-closed': { status: 403, exit: 77, title: 'The file is not opened to automated search by the declaration' },
+  'peer-capacity-exceeded': { status: 429, exit: 75, title: 'The declared daily capacity for the requesting state is used up' },
+  'peer-unreachable': { status: 503, exit: 69, title: 'The peer node did not answer' },
+  'peer-answer-invalid': { status: 502, exit: 69, title: 'The peer node answered with an invalid or unsigned message' },
 } as const satisfies Record<string, CatalogueEntry>;
 
 export type ErrorCode = keyof typeof catalogue;

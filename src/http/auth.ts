@@ -4,13 +4,13 @@
  */
 import type { FastifyRequest } from 'fastify';
 import { OpenPrumError } from '../errors/index.ts';
-import { requireRole, type Caller } from '../identity/caller.ts';
+import { requireRole, type OfficerCaller } from '../identity/caller.ts';
 import type { Role } from '../identity/roles.ts';
 import type { NodeContext } from '../node/node.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
-    caller?: Caller;
+    caller?: OfficerCaller;
   }
   interface FastifyContextConfig {
     /** Roles that may call the route; absent: public. An empty list: any authenticated caller. */
@@ -18,7 +18,7 @@ declare module 'fastify' {
   }
 }
 
-export async function authenticate(node: NodeContext, request: FastifyRequest): Promise<Caller> {
+export async function authenticate(node: NodeContext, request: FastifyRequest): Promise<OfficerCaller> {
   const header = request.headers.authorization;
   if (!header) throw new OpenPrumError('unauthenticated', 'Send an API token: Authorization: Bearer <token>');
   const m = /^Bearer\s+(\S+)\s*$/i.exec(header);

@@ -6,10 +6,14 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { writeRecord } from '../audit/records.ts';
+import { sealIntervalFromEnv, startSequencer, type Sequencer } from '../audit/sequencer.ts';
 import { OpenPrumError } from '../errors/index.ts';
+import { federationRoutes } from '../exchange/officer-routes.ts';
 import type { NodeContext } from '../node/node.ts';
 import { authorise } from './auth.ts';
 import { problemFrom, toOpenPrumError } from './problem.ts';
+import { auditRoutes } from './routes/audit.ts';
+import { dnaRoutes } from './routes/dna.ts';
 import { officerRoutes } from './routes/officers.ts';
 import { recordRoutes } from './routes/records.ts';
 import { vehicleRoutes } from './routes/vehicles.ts';
@@ -19,6 +23,11 @@ export interface ServerOptions {
   readonly logLevel?: string;
   /** Largest request body in bytes (default 64 KiB: searches are small). */
   readonly bodyLimit?: number;
+  /**
+   * How often the audit sequencer integrates new records into the signed log while the server listens
+   * (default OPENPRUM_AUDIT_SEAL_INTERVAL_MS or 1000 ms). Not started for inject()-only test servers.
+   */
+  readonly auditSealIntervalMs?: number;
 }
 
 export async function buildServer(node: NodeContext, options: ServerOptions = {}): Promise<FastifyInstance> {
@@ -98,7 +107,21 @@ export async function buildServer(node: NodeContext, options: ServerOptions = {}
 
   await app.register(officerRoutes(node));
   await app.register(vehicleRoutes(node));
+  await app.register(dnaRoutes(node));
   await app.register(recordRoutes(node));
+  await app.register(federationRoutes(node));
+  await app.register(auditRoutes(node));
+
+  // The audit log's sequencer runs while the node serves (src/audit/sequencer.ts), and stops before
+  // the node's database is closed (app.close() precedes node.close()).
+  const sealIntervalMs = options.auditSealIntervalMs ?? sealIntervalFromEnv();
+  let sequencer: Sequencer | undefined;
+  app.addHook('onListen', async () => {
+    sequencer ??= startSequencer(node, { intervalMs: sealIntervalMs, onError: (err) => app.log.error({ err }, 'audit sequencer: sealing failed') });
+  });
+  app.addHook('onClose', async () => {
+    await sequencer?.stop();
+  });
   return app;
 }
 

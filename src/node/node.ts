@@ -9,6 +9,8 @@ import { openDatabase, type Database } from '../db/connect.ts';
 import { migrate } from '../db/migrate.ts';
 import type { Schema } from '../db/schema.ts';
 import { OpenPrumError } from '../errors/index.ts';
+import { NationalDnaFile } from '../dna/national-file.ts';
+import type { Federation } from '../exchange/federation.ts';
 import { Officers, type IssuedToken, type Officer } from '../identity/officers.ts';
 import { CONFIG_FILE, checkCountry, writeConfigFile, type NodeConfig } from './config.ts';
 import { generateNodeKeys, loadNodeKeys, type NodeKeys } from './keys.ts';
@@ -21,6 +23,10 @@ export interface NodeContext {
   readonly db: Kysely<Schema>;
   readonly officers: Officers;
   readonly keys: NodeKeys;
+  /** The federation (peer interface, outbox), when the node has a federation certificate and it was started. */
+  federation?: Federation;
+  /** The national DNA file with its in-memory index, loaded on first use (it can be large). */
+  dna(): Promise<NationalDnaFile>;
   close(): Promise<void>;
 }
 
@@ -44,6 +50,7 @@ export async function prepareDatabase(db: Kysely<Schema>, country: string, creat
 
 /** Assembles a node on an open, prepared database. */
 export function nodeOn(config: NodeConfig, database: Database, keys: NodeKeys, onClose?: () => void): NodeContext {
+  let dna: Promise<NationalDnaFile> | undefined;
   return {
     config,
     country: config.country,
@@ -51,6 +58,13 @@ export function nodeOn(config: NodeConfig, database: Database, keys: NodeKeys, o
     db: database.db,
     officers: new Officers(database.db),
     keys,
+    dna: () => {
+      dna ??= NationalDnaFile.open(database.db, config.country).catch((e: unknown) => {
+        dna = undefined;
+        throw e;
+      });
+      return dna;
+    },
     close: async () => {
       await database.close();
       onClose?.();

@@ -61,3 +61,16 @@ export function validate<S extends TSchema>(schema: S, value: unknown, code: Err
     problems: problems.slice(0, 10),
   });
 }
+
+/**
+ * A free-text field that a record must hold (a reason, who ordered a search): trimmed, not empty, at
+ * most `max` characters, no control characters.
+ */
+export function requiredText(field: string, value: string, max: number, code: ErrorCode = 'input-invalid'): string {
+  const v = value.trim();
+  if (v.length === 0) throw new OpenPrumError(code, `${field} must not be empty: the record must say it (Prüm Decision Art. 30(2)(b))`, { field });
+  if (v.length > max) throw new OpenPrumError(code, `${field} is longer than ${max} characters`, { field });
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(v)) throw new OpenPrumError(code, `${field} must not contain control characters`, { field });
+  return v;
+}

@@ -7,6 +7,7 @@ import { recordValues } from '../audit/records.ts';
 import type { Schema } from '../db/schema.ts';
 import { OpenPrumError } from '../errors/index.ts';
 import { requireRole, type Caller } from '../identity/caller.ts';
+import { requiredText } from '../util/validate.ts';
 import { normaliseRegistration, normaliseVin } from './keys.ts';
 import type { Vehicle } from './model.ts';
 
@@ -54,15 +55,6 @@ const VEHICLE_JSON = sql`jsonb_build_object(
       'birthDate', to_char(v.holder_birth_date, 'YYYY-MM-DD'), 'address', v.holder_address)
     else jsonb_build_object('type', 'legal', 'name', v.holder_name, 'address', v.holder_address) end)`;
 
-function checkText(field: string, value: string, max: number): string {
-  const v = value.trim();
-  if (v.length === 0) throw new OpenPrumError('vehicle-search-invalid', `${field} must not be empty: the record must say it (Prüm Decision Art. 30(2)(b))`, { field });
-  if (v.length > max) throw new OpenPrumError('vehicle-search-invalid', `${field} is longer than ${max} characters`, { field });
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(v)) throw new OpenPrumError('vehicle-search-invalid', `${field} must not contain control characters`, { field });
-  return v;
-}
-
 /** Validates and normalises a search; throws a clear error for anything Art. 12 does not allow. */
 export function checkVehicleSearch(input: VehicleSearchInput): { key: 'vin' | 'registrationNumber'; value: string; purpose: VehiclePurpose; reason: string; orderedBy: string } {
   const hasVin = input.vin !== undefined;
@@ -73,8 +65,8 @@ export function checkVehicleSearch(input: VehicleSearchInput): { key: 'vin' | 'r
   if (!(VEHICLE_PURPOSES as readonly string[]).includes(input.purpose)) {
     throw new OpenPrumError('purpose-invalid', `purpose must be one of ${VEHICLE_PURPOSES.join(', ')} (the grounds of Prüm Decision Art. 12(1))`, { field: 'purpose' });
   }
-  const reason = checkText('reason', input.reason, 500);
-  const orderedBy = checkText('orderedBy', input.orderedBy, 200);
+  const reason = requiredText('reason', input.reason, 500, 'vehicle-search-invalid');
+  const orderedBy = requiredText('orderedBy', input.orderedBy, 200, 'vehicle-search-invalid');
   const key = hasVin ? 'vin' : 'registrationNumber';
   const checked = hasVin ? normaliseVin(input.vin!) : normaliseRegistration(input.registrationNumber!);
   if (!checked.ok) {
@@ -84,10 +76,12 @@ export function checkVehicleSearch(input: VehicleSearchInput): { key: 'vin' | 'r
 }
 
 export async function searchVehicles(ctx: VehicleSearchContext, caller: Caller, input: VehicleSearchInput, requestId?: string): Promise<VehicleSearchAnswer> {
-  // Only specially authorised officers may search (Art. 30(2)(a)).
-  requireRole(caller, 'officer');
+  // Only specially authorised officers may search (Art. 30(2)(a)). A peer node's search is an
+  // incoming one: the searching body is that state's contact point (Art. 30(2)(b)(iii)), and what it
+  // may search is checked by the exchange against this node's declaration (Arts. 12 and 36).
+  if (caller.kind === 'officer') requireRole(caller, 'officer');
   const q = checkVehicleSearch(input);
-  const searchingBody = `${ctx.country} NCP`;
+  const searchingBody = `${caller.kind === 'peer' ? caller.country : ctx.country} NCP`;
   const administeringBody = `${ctx.country} vehicle register`;
   // One statement, hence one transaction: find the vehicle, write the record with the data supplied,
   // and return that record's data as the answer. There is no answer without its record, and the
@@ -95,11 +89,11 @@ export async function searchVehicles(ctx: VehicleSearchContext, caller: Caller, 
   const keyColumn = q.key === 'vin' ? sql.ref('v.vin') : sql.ref('v.registration_number');
   const rec = recordValues({
     action: 'vehicle.search',
-    direction: 'local',
+    direction: caller.kind === 'peer' ? 'incoming' : 'local',
     searchingBody,
     administeringBody,
-    officerId: caller.officerId,
-    officerReference: caller.reference,
+    officerId: caller.kind === 'officer' ? caller.officerId : null,
+    officerReference: caller.kind === 'officer' ? caller.reference : null,
     orderedBy: q.orderedBy,
     reason: q.reason,
     purpose: q.purpose,
