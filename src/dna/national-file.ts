@@ -18,7 +18,7 @@ import { OpenPrumError } from '../errors/index.ts';
 import { requireRole, type Caller } from '../identity/caller.ts';
 import { DnaIndex, type DnaHit, type DnaIndexOptions } from './dna-index.ts';
 import { readDnaFile, type FileFormat } from './formats.ts';
-import { canonicalProfileJson, checkRef, inclusionOf, parseProfile, type DnaProfile } from './profile.ts';
+import { canonicalProfileJson, checkRef, inclusionOf, parseProfile, type DnaProfile, type ProfileKind } from './profile.ts';
 import { requiredText } from '../util/validate.ts';
 import type { Refusal } from './store.ts';
 
@@ -50,6 +50,13 @@ export interface DnaSearchInput {
   readonly orderedBy: string;
 }
 
+export interface DnaSearchOptions {
+  /** Where to read changes and write the record: the caller's transaction, if it has one. */
+  readonly db?: Kysely<Schema>;
+  /** Compare only against these kinds of stored profile (the files a declaration opens, Art. 2(3)). */
+  readonly kinds?: readonly ProfileKind[];
+}
+
 export interface DnaSearchAnswer {
   readonly hit: boolean;
   readonly query: DnaProfile;
@@ -69,7 +76,6 @@ async function sha256File(file: string): Promise<string> {
 export class NationalDnaFile {
   private readonly index: DnaIndex;
   private lastSeq = 0;
-  private syncing: Promise<void> | undefined;
 
   private constructor(
     private readonly db: Kysely<Schema>,
@@ -106,31 +112,29 @@ export class NationalDnaFile {
     return this.index.has(ref);
   }
 
-  /** Applies the changes other transactions committed since the last call. */
-  async sync(): Promise<void> {
-    // One catch-up at a time; concurrent searches wait for the same one.
-    if (!this.syncing) {
-      this.syncing = this.catchUp().finally(() => {
-        this.syncing = undefined;
-      });
-    }
-    return this.syncing;
-  }
-
-  private async catchUp(): Promise<void> {
+  /**
+   * Applies the changes committed since the last call, reading through `db` (the caller's transaction
+   * when it has one: on the single-connection PGlite a read outside it would wait for it to end).
+   * Only changes newer than the last applied one are applied, and each page is applied without an
+   * await in between, so concurrent catch-ups never undo each other (a stale page of an older
+   * catch-up cannot re-add a profile that a newer one deleted).
+   */
+  async sync(db: Kysely<Schema> = this.db): Promise<void> {
     for (;;) {
-      const changes = await this.db.selectFrom('dna_changes').select(['seq', 'ref', 'op']).where('seq', '>', this.lastSeq).orderBy('seq').limit(PAGE).execute();
+      const from = this.lastSeq;
+      const changes = await db.selectFrom('dna_changes').select(['seq', 'ref', 'op']).where('seq', '>', from).orderBy('seq').limit(PAGE).execute();
       if (changes.length === 0) return;
       const puts = [...new Set(changes.filter((c) => c.op === 'put').map((c) => c.ref))];
-      const rows = puts.length ? await this.db.selectFrom('dna_profiles').select(['ref', 'kind', 'loci']).where('ref', 'in', puts).execute() : [];
+      const rows = puts.length ? await db.selectFrom('dna_profiles').select(['ref', 'kind', 'loci']).where('ref', 'in', puts).execute() : [];
       const byRef = new Map(rows.map((r) => [r.ref, r]));
       for (const c of changes) {
+        if (c.seq <= this.lastSeq) continue;
         const row = c.op === 'put' ? byRef.get(c.ref) : undefined;
-        // A put whose row is gone was deleted by a later change in this same page.
+        // A put whose row is gone was deleted by a later change.
         if (row) this.index.put({ ref: row.ref, kind: row.kind, loci: row.loci });
         else this.index.remove(c.ref);
+        this.lastSeq = c.seq;
       }
-      this.lastSeq = changes[changes.length - 1]!.seq;
       if (changes.length < PAGE) return;
     }
   }
@@ -224,7 +228,8 @@ export class NationalDnaFile {
    * Automated search of one profile against the national file (Prüm Decision Art. 3), answered with
    * hit/no-hit and the matching reference data (profile and reference), recorded (Art. 30(2)(b)).
    */
-  async search(caller: Caller, input: DnaSearchInput, requestId?: string): Promise<DnaSearchAnswer> {
+  async search(caller: Caller, input: DnaSearchInput, requestId?: string, options: DnaSearchOptions = {}): Promise<DnaSearchAnswer> {
+    const db = options.db ?? this.db;
     // Officers need the role (Art. 30(2)(a)); a peer node's search is an incoming one, allowed by this
     // node's declaration, which the exchange checks before it calls here (Arts. 2(3), 3, 36).
     if (caller.kind === 'officer') requireRole(caller, 'officer');
@@ -233,13 +238,16 @@ export class NationalDnaFile {
     const query = parseProfile(input.profile);
     const inclusion = inclusionOf(query);
     if (!inclusion.ok) throw new OpenPrumError('dna-profile-invalid', `${inclusion.reason}; such a profile cannot be searched`);
-    await this.sync();
-    const hits = this.index.search(query).map((h) => ({ ...h, profile: this.index.get(h.ref)! }));
+    await this.sync(db);
+    const hits = this.index
+      .search(query)
+      .filter((h) => !options.kinds || options.kinds.includes(h.kind))
+      .map((h) => ({ ...h, profile: this.index.get(h.ref)! }));
     const searchingBody = `${caller.kind === 'peer' ? caller.country : this.country} NCP`;
     const administeringBody = `${this.country} DNA file`;
     // The record keeps the profile searched and the data supplied (Art. 30(2)(b)(i)); nothing else
     // keeps a peer's profile after the comparison (Art. 26(2)).
-    const rec = await writeRecord(this.db, {
+    const rec = await writeRecord(db, {
       action: 'dna.search',
       direction: caller.kind === 'peer' ? 'incoming' : 'local',
       searchingBody,

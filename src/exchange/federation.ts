@@ -22,6 +22,7 @@ import { buildPeerServer, peerTlsOptions, type PeerServerOptions, type PeerTlsMa
 import { listPeers } from './peers.ts';
 import { federationDir, hasCredentials, loadCredentials, readTrust, type NodeCredentials } from './pki-store.ts';
 import type { FederationTrust } from './pki.ts';
+import { dnaSearchKind } from './dna-kind.ts';
 import { SearchKindRegistry } from './search-kinds.ts';
 import { vehicleSearchKind } from './vehicle-kind.ts';
 
@@ -45,9 +46,11 @@ export interface FederationOptions {
   readonly now?: () => Date;
 }
 
-/** The registry of search kinds a node starts with. DNA and fingerprints register here when ready. */
-export function defaultSearchKinds(): SearchKindRegistry {
-  return new SearchKindRegistry().register(vehicleSearchKind);
+/** The registry of search kinds a node starts with: vehicles and DNA (fingerprints register here when ready). */
+export function defaultSearchKinds(node?: Pick<NodeContext, 'dna'>): SearchKindRegistry {
+  const kinds = new SearchKindRegistry().register(vehicleSearchKind);
+  if (node) kinds.register(dnaSearchKind(() => node.dna()));
+  return kinds;
 }
 
 export class Federation implements ExchangeContext {
@@ -71,7 +74,7 @@ export class Federation implements ExchangeContext {
   ) {
     this.country = node.country;
     this.db = node.db;
-    this.kinds = options.kinds ?? defaultSearchKinds();
+    this.kinds = options.kinds ?? defaultSearchKinds(node);
     this.creds = creds;
     this.currentTrust = creds.trust;
   }
