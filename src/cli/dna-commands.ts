@@ -3,7 +3,7 @@
  * database. Hits go to --out (or stdout) as JSON Lines; progress and the summary go to stderr; the
  * summary is also written as JSON with --summary FILE.
  */
-import { createWriteStream, writeFileSync } from 'node:fs';
+import { createWriteStream, readFileSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
 import type { Command } from 'commander';
 import { OpenPrumError } from '../errors/index.ts';
@@ -11,7 +11,6 @@ import {
   alleleEquivalence, checkTheta, compareFiles, DnaIndex, loadFrequencyTable, readDnaFile, shippedFrequencyTable,
   writeSyntheticFiles, type BulkHit, type CompareSummary, type FrequencyTable, type HitQuality, type ReadFileOptions,
 } from '../dna/index.ts';
-import { readFileSync } from 'node:fs';
 
 interface EngineFlags {
   readonly frequencies?: string;
@@ -106,7 +105,7 @@ export function registerDnaCommands(program: Command): void {
     dna
       .command('compare <a> <b>')
       .description('Every hit between the profiles of file A and those of file B (JSON Lines or CSV)')
-      .option('--threads <n>', 'worker threads (default: the number of cores)'),
+      .option('--threads <n>', 'worker threads (default: the number of cores for large files, none for small ones)'),
   ).action(async (a: string, b: string, flags: EngineFlags & { threads?: string }) => {
     let threads: number | undefined;
     if (flags.threads !== undefined) {
@@ -210,6 +209,6 @@ function summaryText(s: CompareSummary): string {
     `profiles: ${s.a.file} ${s.a.records} read, ${s.a.compared} compared, ${s.a.refused.length} refused; ${s.b.file} ${s.b.records} read, ${s.b.compared} compared, ${s.b.refused.length} refused`,
     `hits: ${s.hits} (${sayQualities(s.hitsByQuality)})`,
     `expected chance hits between unrelated profiles: ${c.expected.toPrecision(3)} ± ${c.standardError.toPrecision(2)} (from ${c.sampledPairs} sampled pairs; frequencies ${s.frequencies}, θ = ${s.theta})`,
-    `time: read ${s.seconds.read.toFixed(1)} s, matching ${s.seconds.match.toFixed(1)} s, weighing ${s.seconds.weigh.toFixed(1)} s, total ${s.seconds.total.toFixed(1)} s (${s.threads <= 1 ? 'one thread' : `${s.threads} worker threads`})`,
+    `time: read ${s.seconds.read.toFixed(1)} s, matching ${s.seconds.match.toFixed(1)} s, weighing ${s.seconds.weigh.toFixed(1)} s, total ${s.seconds.total.toFixed(1)} s (${s.threads <= 1 ? 'one thread' : `${s.threads} worker threads`}); CPU time: read ${s.cpuSeconds.read.toFixed(1)} s, matching ${s.cpuSeconds.match.toFixed(1)} s`,
   ].join('\n');
 }

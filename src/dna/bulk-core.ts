@@ -1,20 +1,19 @@
 /**
  * The work of a bulk comparison (Prüm Decision Art. 4: every profile of one file against every
  * profile of another), cut into tasks that run in the main thread or in worker threads over shared
- * memory. index-keys.ts explains why the two tiers together find every hit.
+ * memory. index-keys.ts and README.md (section 3) explain why the two tiers together find every hit.
  *
- * Tier A task: one pair of parts. Both files' keys for that pair are sorted and merged; equal keys
- * give candidates. A candidate is reported here only if its classes share ≥ 3 intact parts and this
- * pair is the first pair of equal parts (so each covered hit is reported by exactly one task).
+ * Tier A task: one combo of parts (BULK_LAYOUT). Both files' keys for it are sorted and merged;
+ * equal keys give candidates. A candidate is reported here only if its classes share enough intact
+ * parts (covered) and this combo is the first of equal parts, so each covered hit is reported by
+ * exactly one task.
  *
- * Tier B task: pairs whose classes share fewer than 3 intact parts. For each such pair of classes
- * the smaller side (by profile count) is "designated": its profiles' triples go into a hash table,
- * and the other file's profiles are scanned, each enumerating its own triples and counting, per
- * table profile, how many triples it shares. A hit shares at least two (index-keys.ts), so only
- * profiles with a count ≥ 2 are verified.
+ * Tier B task: pairs whose classes are not covered. For each such pair of classes one side is
+ * designated (the one with fewer triples in all): its profiles' triples go into tables, and the
+ * other file's profiles are scanned against them in blocks (see buildTierB and runTierB).
  */
-import { BULK_LAYOUT, finish, mix, popcount, reportingCombo } from './index-keys.ts';
 import { OpenPrumError } from '../errors/index.ts';
+import { BULK_LAYOUT, finish, mix, popcount, reportingCombo } from './index-keys.ts';
 import { FULL } from './store.ts';
 import { OUT_COMPARED, OUT_MATCHING, OUT_MISMATCHES, OUT_WILDCARD, verifyRows } from './verify.ts';
 
@@ -320,12 +319,17 @@ class TableBuilder {
     const start = new Int32Array(nt + 1);
     for (let e = 0; e < total; e++) start[triples[e]! + 1]!++;
     for (let t = 0; t < nt; t++) start[t + 1]! += start[t]!;
-    // Sort by (triple, hash): each entry as one double, hash (offset to unsigned) then entry number.
-    if (total >= 1 << 21) throw new OpenPrumError('input-too-large', `${total} triples for the partial-profile comparison; at most ${(1 << 21) - 1} are supported`);
-    const packed = new Float64Array(total);
+    // Entries in triple order, then each triple's range sorted by hash: each entry as one double,
+    // hash (offset to unsigned) then its place in the range (below 2^21 per triple).
+    const order = new Int32Array(total);
     const fill = start.slice(0, nt);
+    for (let e = 0; e < total; e++) order[fill[triples[e]!]!++] = e;
+    const packed = new Float64Array(total);
     const hashes = this.hashes.a;
-    for (let e = 0; e < total; e++) packed[fill[triples[e]!]!++] = (hashes[e]! + 2_147_483_648) * 2_097_152 + e;
+    for (let t = 0; t < nt; t++) {
+      if (start[t + 1]! - start[t]! >= 1 << 21) throw new OpenPrumError('input-too-large', `more than ${(1 << 21) - 1} profiles share one triple of loci in the partial-profile comparison; split the files`);
+      for (let e = start[t]!; e < start[t + 1]!; e++) packed[e] = (hashes[order[e]!]! + 2_147_483_648) * 2_097_152 + (e - start[t]!);
+    }
     // Anchor gids by entry number.
     const gByEntry = new Uint16Array(total * 3);
     for (let x = 0; x < this.anchorG.n; x += 4) {
@@ -354,7 +358,7 @@ class TableBuilder {
       for (let e = start[t]!; e < start[t + 1]!; e++) {
         const v = packed[e]!;
         const hi = Math.floor(v / 2_097_152);
-        const src = v - hi * 2_097_152;
+        const src = order[start[t]! + (v - hi * 2_097_152)]!;
         keys[e] = hi - 2_147_483_648;
         ids[e] = this.locals.a[src]!;
         anchorSlots[e] = this.anchors.a[src]!;
@@ -466,7 +470,6 @@ export function buildTierB(d: BulkData, table: 'a' | 'b', tableCls: Uint8Array, 
   const memberList: number[] = [];
   for (let r = 0; r < tSide.count; r++) if (tableCls[tSide.cls[r]!]) memberList.push(r);
   const members = Int32Array.from(memberList);
-  if (members.length >= 1 << 21) throw new OpenPrumError('input-too-large', `${members.length} profiles need the partial-profile comparison; at most ${(1 << 21) - 1} are supported`);
   const memberCls = new Uint8Array(members.length);
   for (let i = 0; i < members.length; i++) memberCls[i] = tSide.cls[members[i]!]!;
   const memberOff = new Int32Array(members.length + 1);

@@ -31,7 +31,11 @@ export interface BulkHit {
 }
 
 export interface CompareOptions extends ReadFileOptions {
-  /** Worker threads (default: the number of cores, at most 8); 0 or 1 runs in this thread. */
+  /**
+   * Worker threads; 0 or 1 runs in this thread. Default: the number of cores (at most 8) when the
+   * files hold more than 200,000 profiles together, else this thread (starting workers costs more
+   * than it saves on small files).
+   */
   readonly threads?: number;
   readonly frequencies?: FrequencyTable;
   readonly theta?: number;
@@ -61,6 +65,8 @@ export interface CompareSummary {
   readonly candidates: { readonly tierA: number; readonly tierB: number };
   readonly threads: number;
   readonly seconds: { readonly read: number; readonly match: number; readonly weigh: number; readonly total: number };
+  /** CPU time of the whole process (all threads) while matching: what the matching costs on an idle machine. */
+  readonly cpuSeconds: { readonly read: number; readonly match: number };
 }
 
 export interface CompareResult {
@@ -198,12 +204,13 @@ async function runTasks(d: BulkData, tasks: BulkTask[], threads: number, log: (m
 }
 
 /** Compares two stores read by readStores. */
-export async function compareStores(a: ProfileStore, b: ProfileStore, options: CompareOptions = {}): Promise<{ hits: BulkHit[]; chance: ChanceEstimate; candidates: { tierA: number; tierB: number }; threads: number; matchSeconds: number; weighSeconds: number; frequencies: string; theta: number }> {
+export async function compareStores(a: ProfileStore, b: ProfileStore, options: CompareOptions = {}): Promise<{ hits: BulkHit[]; chance: ChanceEstimate; candidates: { tierA: number; tierB: number }; threads: number; matchSeconds: number; matchCpuSeconds: number; weighSeconds: number; frequencies: string; theta: number }> {
   const log = options.log ?? (() => {});
   const theta = checkTheta(options.theta ?? DEFAULT_THETA);
   const freq = options.frequencies ?? shippedFrequencyTable();
-  const threads = Math.max(0, Math.floor(options.threads ?? Math.min(8, availableParallelism())));
+  const threads = Math.max(0, Math.floor(options.threads ?? (a.count + b.count > 200_000 ? Math.min(8, availableParallelism()) : 0)));
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   const d = bulkData(a, b);
   const tasks = tasksFor(d, Math.max(1, Math.floor(threads / 2)));
   log(`matching ${a.count.toLocaleString('en')} × ${b.count.toLocaleString('en')} profiles on ${threads <= 1 ? 'this thread' : `${threads} worker threads`}`);
@@ -229,6 +236,7 @@ export async function compareStores(a: ProfileStore, b: ProfileStore, options: C
   }
   const order = Array.from({ length: nHits }, (_, i) => i).sort((x, y) => flat[x * HIT_FIELDS]! - flat[y * HIT_FIELDS]! || flat[x * HIT_FIELDS + 1]! - flat[y * HIT_FIELDS + 1]!);
   const t1 = performance.now();
+  const cpu1 = process.cpuUsage(cpu0);
   const hits: BulkHit[] = [];
   const w = d.width;
   for (const i of order) {
@@ -249,13 +257,14 @@ export async function compareStores(a: ProfileStore, b: ProfileStore, options: C
   const t2 = performance.now();
   // With worker threads the chance estimate ran during the matching; in one thread it did not.
   const matchSeconds = (t1 - t0) / 1000 - (threads <= 1 ? chanceSeconds : 0);
-  return { hits, chance, candidates, threads, matchSeconds, weighSeconds: (t2 - t1) / 1000 + (threads <= 1 ? chanceSeconds : 0), frequencies: freq.name, theta };
+  return { hits, chance, candidates, threads, matchSeconds, matchCpuSeconds: (cpu1.user + cpu1.system) / 1e6, weighSeconds: (t2 - t1) / 1000 + (threads <= 1 ? chanceSeconds : 0), frequencies: freq.name, theta };
 }
 
 /** Every hit between the profiles of file A and those of file B. */
 export async function compareFiles(pathA: string, pathB: string, options: CompareOptions = {}): Promise<CompareResult> {
   const log = options.log ?? (() => {});
   const start = performance.now();
+  const cpuStart = process.cpuUsage();
   log(`reading ${pathA} and ${pathB}`);
   const s = await readStores(pathA, pathB, {
     ...options,
@@ -265,6 +274,7 @@ export async function compareFiles(pathA: string, pathB: string, options: Compar
     },
   });
   const read = (performance.now() - start) / 1000;
+  const cpuRead = process.cpuUsage(cpuStart);
   log(`read ${s.recordsA.toLocaleString('en')} + ${s.recordsB.toLocaleString('en')} profiles in ${read.toFixed(1)} s (refused ${s.refusedA.length} + ${s.refusedB.length})`);
   const r = await compareStores(s.a, s.b, options);
   const byQuality: Record<HitQuality, number> = { 'match': 0, 'wildcard-match': 0, 'near-match': 0 };
@@ -280,6 +290,7 @@ export async function compareFiles(pathA: string, pathB: string, options: Compar
     candidates: r.candidates,
     threads: r.threads,
     seconds: { read, match: r.matchSeconds, weigh: r.weighSeconds, total: (performance.now() - start) / 1000 },
+    cpuSeconds: { read: (cpuRead.user + cpuRead.system) / 1e6, match: r.matchCpuSeconds },
   };
   return { hits: r.hits, summary };
 }

@@ -36,6 +36,17 @@ describe('DnaIndex', () => {
     }
   });
 
+  it('gives the same answer as its exhaustive search', () => {
+    const persons: Map<string, string[]>[] = [];
+    const stored = randomProfiles(31, 300, 'B', persons).filter(bruteIncluded);
+    const index = new DnaIndex();
+    index.addAll(stored.map((p) => parseProfile(p)));
+    for (const q of randomProfiles(32, 100, 'A', persons).filter(bruteIncluded)) {
+      const p = parseProfile(q);
+      expect(index.search(p)).toEqual(index.searchExhaustive(p));
+    }
+  });
+
   it('finds the same with a wide allele range (few chance hits) and a narrow one (many)', () => {
     for (const alleles of [3, 10]) {
       const persons: Map<string, string[]>[] = [];

@@ -2,10 +2,12 @@
  * The in-memory index of a national DNA file: add, remove and search one profile at a time, for the
  * node's automated searches (Prüm Decision Art. 3) and its incremental imports.
  *
- * Search uses the two tiers of index-keys.ts: part-pair keys for the profiles whose class shares at
- * least three intact parts with the query, and per-locus genotype lists, counted, for all the others
- * (a hit needs ≥ 6 loci equal and fully designated in both, so a stored profile that appears in
- * fewer than six of the query's lists cannot be a hit). Every candidate is verified with the rule.
+ * Search uses the two tiers of index-keys.ts: part keys (INDEX_LAYOUT) for the stored profiles whose
+ * class shares at least three intact parts with the query, and per-locus genotype lists for all the
+ * others: a hit needs ≥ 6 loci equal and fully designated in both, so a stored profile in fewer than
+ * six of the query's n lists cannot be a hit. For a trace (n ≤ 10) the lists are intersected in
+ * pairs (a hit misses at most n − 6 lists, so it is in both lists of one of n − 5 disjoint pairs);
+ * for more loci they are counted. Every candidate is verified with the rule.
  *
  * Erasure is real: `remove` deletes the profile's row, keys, list entries and reference, and frees
  * the genotype ids only it used, so nothing derived from the profile stays in the index
@@ -219,7 +221,7 @@ export class DnaIndex {
    */
   add(profile: DnaProfile): void {
     this.check(profile);
-    this.insert(profile);
+    this.insert(profile, true);
   }
 
   /** Adds several profiles, all or none: every profile is checked before the first is added. */
@@ -251,9 +253,10 @@ export class DnaIndex {
     }
   }
 
-  private insert(profile: DnaProfile): void {
+  /** Stores a checked profile; `encoded` says the encoder already holds it (from check). */
+  private insert(profile: DnaProfile, encoded = false): void {
     const enc = this.enc;
-    encodeProfile(profile, enc);
+    if (!encoded) encodeProfile(profile, enc);
     const t = this.table;
     const before = t.size;
     for (let i = 0; i < enc.count; i++) t.ensureSlot(enc.loci[i]!.locus);
@@ -362,17 +365,57 @@ export class DnaIndex {
       });
     }
 
-    // Tier B: count per-locus genotype matches in the classes tier A does not cover.
+    // Tier B: the classes tier A does not cover. A stored profile of such a class is a hit only if
+    // it is in at least 6 of the query's n lists (one per fully designated locus of the query, of
+    // stored profiles with the same genotype there): it misses at most n - 6 of them.
     const counts = this.counts;
     const touched: number[] = [];
     const candidates: number[] = [];
+    const qSlots: number[] = [];
+    for (let s = 0; s < width; s++) if (s !== amel && (q.packed[s]! & FULL) !== 0) qSlots.push(s);
+    const nq = enc.fullCount; // the query's fully designated loci, also those no stored profile has
     for (let c = 0; c < L.classes; c++) {
       if (this.classCount[c] === 0 || covered(L, qCls, c)) continue;
-      for (let s = 0; s < width; s++) {
+      const lists: SlotList[] = [];
+      for (const s of qSlots) {
         const g = q.gids[s]!;
-        if (g === 0 || s === amel || (q.packed[s]! & FULL) === 0) continue;
-        const list = this.lists.get(listKey(c, s, g));
-        if (!list) continue;
+        const list = g === 0 ? undefined : this.lists.get(listKey(c, s, g));
+        if (list) lists.push(list);
+      }
+      const empty = nq - lists.length; // lists no stored profile of this class is in
+      if (nq <= 10) {
+        // Few loci (a trace): pair up the 2(n-5) smallest lists; a hit misses at most n-6 lists,
+        // so it is in both lists of at least one of the n-5 pairs. Intersect each pair.
+        const pairs = nq - 5;
+        if (empty >= 2 * pairs) continue; // every pair has an empty list: no hit in this class
+        lists.sort((x, y) => x.n - y.n);
+        const chosen: (SlotList | undefined)[] = [...new Array<undefined>(empty), ...lists].slice(0, 2 * pairs);
+        for (let k = 0; k < pairs; k++) {
+          const x = chosen[2 * k];
+          const y = chosen[2 * k + 1];
+          if (!x || !y) continue;
+          let i = 0;
+          let j = 0;
+          while (i < x.n && j < y.n) {
+            const u = x.a[i]!;
+            const v = y.a[j]!;
+            if (u < v) i++;
+            else if (u > v) j++;
+            else {
+              if (counts[u] === 0) {
+                counts[u] = 1;
+                touched.push(u);
+                candidates.push(u);
+              }
+              i++;
+              j++;
+            }
+          }
+        }
+        continue;
+      }
+      // Many loci: count each stored profile's lists.
+      for (const list of lists) {
         const a = list.a;
         for (let k = 0; k < list.n; k++) {
           const slot = a[k]!;
@@ -437,6 +480,37 @@ export class DnaIndex {
       if (c >= MIN_MATCHING_LOCI) sum += prod * (1 + (c > MIN_MATCHING_LOCI ? ratio : 0));
     }
     return picked.length === 0 ? 0 : (sum * slots.length) / picked.length;
+  }
+
+  /**
+   * The same answer as `search`, by comparing the query with every stored profile (no index): the
+   * baseline for benchmarks and tests.
+   */
+  searchExhaustive(query: DnaProfile): DnaHit[] {
+    const enc = this.enc;
+    encodeProfile(query, enc);
+    const problem = enc.inclusionProblem(query.kind);
+    if (problem !== undefined) throw new OpenPrumError('dna-profile-invalid', `profile ${query.ref} ${problem}`, { ref: query.ref });
+    const t = this.table;
+    const width = this.width;
+    const q: QueryRow = { packed: new Int32Array(width), gids: new Int32Array(width) };
+    for (let i = 0; i < enc.count; i++) {
+      const l = enc.loci[i]!;
+      const s = t.slotOf(l.locus.key);
+      if (s === undefined) continue;
+      q.packed[s] = packGenotype(l.a, l.b);
+      q.gids[s] = t.lookup(s, l.a, l.b);
+    }
+    const found: DnaHit[] = [];
+    const out = this.out;
+    for (const slot of this.slotOfRef.values()) {
+      if (!verifyQuery(t.geno, t.amelSlot, width, q, this.rows, slot * width, out)) continue;
+      found.push({
+        ref: this.refs[slot]!, kind: KIND_NAME[this.kinds[slot]!]!, quality: qualityOf(out), matchingLoci: out[OUT_MATCHING]!,
+        comparedLoci: out[OUT_COMPARED]!, mismatches: out[OUT_MISMATCHES] as 0 | 1, rmp: this.weigher.query(width, q, this.rows, slot * width),
+      });
+    }
+    return found.sort((x, y) => QUALITY_RANK[x.quality] - QUALITY_RANK[y.quality] || x.rmp - y.rmp || (x.ref < y.ref ? -1 : x.ref > y.ref ? 1 : 0));
   }
 
   private queryClass(q: QueryRow): number {

@@ -1,30 +1,19 @@
 /**
- * The exact keys of the two indexes and why together they never miss a hit. The full argument is in
- * README.md ("Why the index never misses a hit"); in short:
+ * The exact keys of the indexes and why together they never miss a hit (README.md, section 3, has
+ * the full argument). Let C be the loci fully designated in both profiles of a hit and E ⊆ C the
+ * loci equal in both: the rule allows at most one mismatched allele, so at most one locus of C is
+ * unequal, and it needs |E| ≥ 6.
  *
- * Let C be the loci fully designated in both profiles of a hit and E ⊆ C the loci equal in both.
- * The rule allows at most one mismatched allele, so at most one locus of C is unequal, and it needs
- * |E| ≥ 6.
+ * Tier A (part keys): a layout splits common loci into parts; a part is intact when all its loci
+ * are fully designated; a profile's class is its set of intact parts and it has one key per k of
+ * them. Two profiles sharing k + 1 intact parts have at least k equal ones (the unequal locus is in
+ * at most one), so they share a key.
  *
- * Tier A (part keys). The 15 loci common to all current European kits are split into five fixed
- * PARTS. A part is *intact* in a profile when all its loci are fully designated; the set of intact
- * parts is the profile's class W (5 bits). A profile gets one key per pair of intact parts: the
- * genotypes of the loci of both parts. If two profiles share at least three intact parts, those parts
- * lie in C, at most one of them holds the unequal locus, so two of them are equal in both and the
- * key of that pair is the same in both profiles. So every hit between profiles whose classes share
- * ≥ 3 parts ("covered" pairs) has a common part-pair key. A key spans 5 to 7 loci, so a random
- * profile shares it with probability about 1e-7 to 1e-9: few false candidates.
+ * Tier B (triples): every locus is in one of two groups; a triple is three fully designated loci of
+ * one group. E has ≥ 6 loci, so one group holds ≥ 3 of them, and the two profiles share at least
+ * two triples ((3,3) gives 1 + 1, (4,2) gives 4, more loci more).
  *
- * Tier B (the fallback, for pairs that are not covered: partial traces, old kits, wildcards in the
- * core). Every locus belongs to one of two GROUPS. A profile's triples are all sets of three of its
- * fully designated loci of the same group, each keyed by the three genotypes. E has ≥ 6 loci in two
- * groups, so one group holds ≥ 3 of them, and both profiles have the triple of those three loci with
- * equal genotypes; indeed they share at least two triples ((3,3) gives 1 + 1, (4,2) gives 4, more
- * loci give more). The single search finds these pairs by counting per-locus genotype matches (≥ 6 is
- * necessary for a hit); the bulk comparison joins triples and keeps pairs sharing ≥ 2.
- *
- * Each candidate is then checked with the full rule; a hit is reported once, by the tier that is
- * responsible for its pair of classes.
+ * Candidates are then checked with the full rule.
  */
 import { locusInfo } from './loci.ts';
 import type { LocusTable } from './store.ts';
