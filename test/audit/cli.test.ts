@@ -2,7 +2,6 @@
  * `openprum audit …` as a user runs it: seal, head, export, verify (offline, by a supervisor holding
  * only the node's public key), purge. Real child processes of bin/openprum.js.
  */
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,22 +12,15 @@ import { writeRecord } from '../../src/audit/records.ts';
 import { latestHead } from '../../src/audit/store.ts';
 import { loadConfig } from '../../src/node/config.ts';
 import { initNode, openNode } from '../../src/node/node.ts';
+import { runCli } from '../support/cli.ts';
 import { createTestDatabase, type TestDatabase } from '../support/test-node.ts';
 
-const BIN = new URL('../../bin/openprum.js', import.meta.url).pathname;
 let dir: string;
 let dataDir: string;
 let testDb: TestDatabase | undefined;
 let env: NodeJS.ProcessEnv;
 
-function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { env, cwd: dir, timeout: 60_000 }, (err, stdout, stderr) => {
-      const code = err ? ((err as { code?: number }).code ?? 1) : 0;
-      resolve({ code: typeof code === 'number' ? code : 1, stdout, stderr });
-    });
-  });
-}
+const run = (args: string[]) => runCli(args, { env, cwd: dir });
 
 /** Opens the node in this process (the CLI is not running meanwhile) to act on its database. */
 async function withOpenNode(f: (node: Awaited<ReturnType<typeof openNode>>) => Promise<void>): Promise<void> {

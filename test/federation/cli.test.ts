@@ -3,41 +3,25 @@
  * a node certificate bound to the node's state, a declaration, a peer, and `serve` opening the peer
  * interface with mutual TLS.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyDetached } from '../../src/exchange/jws.ts';
 import { PeerClient } from '../../src/exchange/peer-client.ts';
 import { readTrust } from '../../src/exchange/pki-store.ts';
+import { BIN, freePort, runCli } from '../support/cli.ts';
 import { createTestDatabase, type TestDatabase } from '../support/test-node.ts';
 import { declaration } from './support.ts';
 
-const BIN = new URL('../../bin/openprum.js', import.meta.url).pathname;
 let dir: string;
 let testDb: TestDatabase | undefined;
 let env: NodeJS.ProcessEnv;
 let serving: ChildProcess | undefined;
 
-function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { env, cwd: dir, timeout: 90_000 }, (err, stdout, stderr) => {
-      const code = err ? ((err as { code?: number }).code ?? 1) : 0;
-      resolve({ code: typeof code === 'number' ? code : 1, stdout, stderr });
-    });
-  });
-}
+const run = (args: string[]) => runCli(args, { env, cwd: dir });
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'openprum-fed-cli-'));
