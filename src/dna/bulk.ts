@@ -4,10 +4,12 @@
  * and tier B tasks of bulk-core.ts on worker threads, weigh the hits and estimate how many hits
  * chance alone would give.
  */
+import { stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import { startWorker } from '../util/workers.ts';
-import { OpenPrumError } from '../errors/index.ts';
+import { OpenPrumError, type ErrorCode } from '../errors/index.ts';
+import type { LocusInfo } from './loci.ts';
 import {
   designate, HIT_FIELDS, rowTriples, runTask, type BulkData, type BulkTask, type SideData, type TaskResult, type TierBSetup,
 } from './bulk-core.ts';
@@ -85,6 +87,84 @@ export async function readStores(pathA: string, pathB: string, options: ReadFile
   return {
     a: ba.finish(width), b: bb.finish(width), refusedA: ba.refused, refusedB: bb.refused,
     formatA: sa.format, formatB: sb.format, recordsA: sa.records, recordsB: sb.records,
+  };
+}
+
+/** What a read worker sends back (see read-worker.ts). */
+interface ReadResult {
+  readonly format: string;
+  readonly records: number;
+  readonly refused: Refusal[];
+  readonly infos: LocusInfo[];
+  readonly geno: Uint32Array[];
+  readonly count: number;
+  readonly width: number;
+  readonly rows: Uint16Array;
+  readonly kinds: Uint8Array;
+  readonly lines: Int32Array;
+  readonly refs: string[];
+}
+
+function readInWorker(path: string, options: ReadFileOptions, log: (m: string) => void): { done: Promise<ReadResult>; stop: () => Promise<number> } {
+  const { format, lenientDesignations, equivalence } = options;
+  const w = startWorker(new URL('./read-worker.ts', import.meta.url), { path, options: { format, lenientDesignations, equivalence } });
+  const done = new Promise<ReadResult>((resolve, reject) => {
+    w.on('message', (m: { progress?: number; ok?: boolean; error?: { code: string; message: string; details?: Record<string, unknown> } }) => {
+      if (m.progress !== undefined) {
+        if (m.progress % 500_000 === 0 && m.progress > 0) log(`${path}: read ${m.progress.toLocaleString('en')} lines`);
+        return;
+      }
+      if (m.ok) resolve(m as unknown as ReadResult);
+      else reject(new OpenPrumError(m.error!.code as ErrorCode, m.error!.message, m.error!.details));
+    });
+    w.on('error', (e) => reject(new OpenPrumError('internal', `a reading worker failed: ${e.message}`, {}, { cause: e })));
+  });
+  return { done, stop: () => w.terminate() };
+}
+
+/**
+ * Reads the two files side by side on two worker threads, each with its own locus table, then
+ * renumbers both onto one table so that their rows compare directly.
+ */
+export async function readStoresParallel(pathA: string, pathB: string, options: ReadFileOptions = {}, log: (m: string) => void = () => {}): Promise<Awaited<ReturnType<typeof readStores>>> {
+  const ra = readInWorker(pathA, options, log);
+  const rb = readInWorker(pathB, options, log);
+  let parts: ReadResult[];
+  try {
+    parts = await Promise.all([ra.done, rb.done]);
+  } finally {
+    await Promise.all([ra.stop(), rb.stop()]);
+  }
+  const table = new LocusTable();
+  const maps = parts.map((p) => {
+    const slotMap = p.infos.map((info) => table.ensureSlot(info));
+    const gidMap = p.geno.map((g, s) => {
+      const m = new Uint16Array(g.length);
+      for (let gid = 1; gid < g.length; gid++) {
+        const packed = g[gid]!;
+        if (packed !== 0) m[gid] = table.intern(slotMap[s]!, packed & 0xfff, (packed >>> 12) & 0xfff);
+      }
+      return m;
+    });
+    return { slotMap, gidMap };
+  });
+  const width = table.size;
+  const stores = parts.map((p, i): ProfileStore => {
+    const { slotMap, gidMap } = maps[i]!;
+    const rows = new Uint16Array(new SharedArrayBuffer(Math.max(2, p.count * width * 2)));
+    for (let r = 0; r < p.count; r++) {
+      const from = r * p.width;
+      const to = r * width;
+      for (let s = 0; s < p.width; s++) {
+        const g = p.rows[from + s]!;
+        if (g !== 0) rows[to + slotMap[s]!] = gidMap[s]![g]!;
+      }
+    }
+    return { table, count: p.count, width, rows, refs: p.refs, kinds: p.kinds, lines: p.lines };
+  });
+  return {
+    a: stores[0]!, b: stores[1]!, refusedA: parts[0]!.refused, refusedB: parts[1]!.refused,
+    formatA: parts[0]!.format, formatB: parts[1]!.format, recordsA: parts[0]!.records, recordsB: parts[1]!.records,
   };
 }
 
@@ -265,18 +345,32 @@ export async function compareFiles(pathA: string, pathB: string, options: Compar
   const log = options.log ?? (() => {});
   const start = performance.now();
   const cpuStart = process.cpuUsage();
-  log(`reading ${pathA} and ${pathB}`);
-  const s = await readStores(pathA, pathB, {
+  // Worker threads for large files (reading and matching), none for small ones.
+  let threads = options.threads;
+  if (threads === undefined) {
+    let bytes = 0;
+    for (const p of [pathA, pathB]) {
+      try {
+        bytes += (await stat(p)).size;
+      } catch {
+        // readProfileFile reports the missing file
+      }
+    }
+    threads = bytes > 30_000_000 ? Math.min(8, availableParallelism()) : 0;
+  }
+  log(`reading ${pathA} and ${pathB}${threads >= 2 ? ' side by side' : ''}`);
+  const readOptions: ReadFileOptions = {
     ...options,
     onProgress: (n) => {
       options.onProgress?.(n);
       if (n % 500_000 === 0 && n > 0) log(`read ${n.toLocaleString('en')} lines`);
     },
-  });
+  };
+  const s = threads >= 2 ? await readStoresParallel(pathA, pathB, readOptions, log) : await readStores(pathA, pathB, readOptions);
   const read = (performance.now() - start) / 1000;
   const cpuRead = process.cpuUsage(cpuStart);
   log(`read ${s.recordsA.toLocaleString('en')} + ${s.recordsB.toLocaleString('en')} profiles in ${read.toFixed(1)} s (refused ${s.refusedA.length} + ${s.refusedB.length})`);
-  const r = await compareStores(s.a, s.b, options);
+  const r = await compareStores(s.a, s.b, { ...options, threads });
   const byQuality: Record<HitQuality, number> = { 'match': 0, 'wildcard-match': 0, 'near-match': 0 };
   for (const h of r.hits) byQuality[h.quality]++;
   const summary: CompareSummary = {

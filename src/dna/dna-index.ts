@@ -11,7 +11,7 @@
  *
  * Erasure is real: `remove` deletes the profile's row, keys, list entries and reference, and frees
  * the genotype ids only it used, so nothing derived from the profile stays in the index
- * (FD 2008/977 Art. 4(2): erased data must no longer be processed).
+ * (FD 2008/977 Art. 4(2): data no longer required are erased).
  */
 import { OpenPrumError } from '../errors/index.ts';
 import { checkTheta, DEFAULT_THETA, oneMismatchProbability, shippedFrequencyTable, type FrequencyTable } from './frequencies.ts';

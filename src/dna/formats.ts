@@ -173,7 +173,6 @@ export async function readProfileFile(path: string, sink: RecordSink, options: R
     sink(enc, ref, kind, where.line);
   };
   let cells = new Int32Array(64);
-  const spans = { starts: new Int32Array(256), ends: new Int32Array(256), fields: [] as string[] };
   await forEachLine(path, (text) => {
     lineNo++;
     where.line = lineNo;
@@ -181,11 +180,6 @@ export async function readProfileFile(path: string, sink: RecordSink, options: R
     if (isBlank(text)) return;
     format ??= text.trimStart().startsWith('{') ? 'jsonl' : 'csv';
     if (format === 'jsonl') {
-      const fast = fastRecord(text, enc, where, spans);
-      if (fast) {
-        accept(fast.ref, fast.kind);
-        return;
-      }
       let obj: unknown;
       try {
         obj = JSON.parse(text);
@@ -247,175 +241,6 @@ export async function readProfileFile(path: string, sink: RecordSink, options: R
     fail('dna-file-invalid', { file: path }, lineNo === 0 ? 'the file is empty; it must hold at least one profile' : 'the file holds no profiles (only a header or blank lines)');
   }
   return { format: format ?? 'jsonl', records };
-}
-
-/**
- * The fast path of a JSON line: a scanner for exactly the shape the format prescribes, with plain
- * strings (no escapes) and allele lists of strings, e.g.
- * {"ref":"NL-1","kind":"reference","loci":{"D3S1358":["15","16"],"vWA":"17/18"}}.
- * It returns undefined for anything else (escapes, numbers, null, other keys, a repeated key, bad
- * syntax), and the line then goes through JSON.parse and readRecord, which give the same result for
- * well-formed lines and the proper message for the others. Valid lines are read without building
- * an object per line.
- */
-function fastRecord(t: string, enc: ProfileEncoder, where: Where & { line: number }, spans: { starts: Int32Array; ends: Int32Array; fields: string[] }): { ref: string; kind: ProfileKind } | undefined {
-  const n = t.length;
-  let i = 0;
-  const ws = (): void => {
-    while (i < n) {
-      const c = t.charCodeAt(i);
-      if (c !== 32 && c !== 9 && c !== 13) break;
-      i++;
-    }
-  };
-  // A string without escapes: returns its end (exclusive) with i after the closing quote, or -1.
-  const str = (): number => {
-    if (t.charCodeAt(i) !== 34) return -1;
-    const q = t.indexOf('"', i + 1);
-    if (q < 0) return -1;
-    const bs = t.indexOf('\\', i + 1);
-    if (bs >= 0 && bs < q) return -1;
-    i = q + 1;
-    return q;
-  };
-  ws();
-  if (t.charCodeAt(i) !== 123) return undefined;
-  i++;
-  let ref: string | undefined;
-  let kindText: string | undefined;
-  let lociStart = -1;
-  for (;;) {
-    ws();
-    const k0 = i + 1;
-    const k1 = str();
-    if (k1 < 0) return undefined;
-    ws();
-    if (t.charCodeAt(i) !== 58) return undefined;
-    i++;
-    ws();
-    const key = t.slice(k0, k1);
-    if (key === 'ref' || key === 'kind') {
-      if ((key === 'ref' ? ref : kindText) !== undefined) return undefined;
-      const v0 = i + 1;
-      const v1 = str();
-      if (v1 < 0) return undefined;
-      if (key === 'ref') ref = t.slice(v0, v1);
-      else kindText = t.slice(v0, v1);
-    } else if (key === 'loci') {
-      if (lociStart >= 0 || t.charCodeAt(i) !== 123) return undefined;
-      lociStart = i;
-      // Skip to the matching brace: inside loci only strings, arrays, commas and colons occur.
-      i++;
-      for (;;) {
-        ws();
-        const c = t.charCodeAt(i);
-        if (c === 125) {
-          i++;
-          break;
-        }
-        if (c === 34) {
-          if (str() < 0) return undefined;
-        } else if (c === 91 || c === 93 || c === 44 || c === 58) i++;
-        else return undefined;
-        if (i >= n) return undefined;
-      }
-    } else return undefined;
-    ws();
-    const c = t.charCodeAt(i);
-    if (c === 44) {
-      i++;
-      continue;
-    }
-    if (c === 125) {
-      i++;
-      break;
-    }
-    return undefined;
-  }
-  ws();
-  if (i !== n || ref === undefined || kindText === undefined || lociStart < 0) return undefined;
-  const r = checkRef(ref, where);
-  const kind = checkKind(kindText, where);
-  // The loci: "name": [ "v", ... ] or "name": "v/v". All are scanned before any is used, so that a
-  // syntax error is reported as such (by JSON.parse), not as whatever value comes first.
-  const seen = spans.fields;
-  seen.length = 0;
-  const counts: number[] = [];
-  let used = 0;
-  i = lociStart + 1;
-  for (;;) {
-    ws();
-    if (t.charCodeAt(i) === 125) break;
-    const f0 = i + 1;
-    const f1 = str();
-    if (f1 < 0) return undefined;
-    const field = t.slice(f0, f1);
-    if (seen.includes(field)) return undefined; // JSON keeps the last of repeated keys: let JSON.parse decide
-    seen.push(field);
-    ws();
-    if (t.charCodeAt(i) !== 58) return undefined;
-    i++;
-    ws();
-    let count = 0;
-    if (t.charCodeAt(i) === 91) {
-      i++;
-      ws();
-      if (t.charCodeAt(i) === 93) i++;
-      else {
-        for (;;) {
-          ws();
-          const v0 = i + 1;
-          const v1 = str();
-          if (v1 < 0) return undefined;
-          if (used + count >= spans.starts.length) return undefined;
-          spans.starts[used + count] = v0;
-          spans.ends[used + count++] = v1;
-          ws();
-          const c = t.charCodeAt(i);
-          i++;
-          if (c === 93) break;
-          if (c !== 44) return undefined;
-        }
-      }
-    } else {
-      const v0 = i + 1;
-      const v1 = str();
-      if (v1 < 0) return undefined;
-      // "15/16": split at slashes, trimming spaces; "" is not typed.
-      let a = v0;
-      while (a < v1 && t.charCodeAt(a) === 32) a++;
-      let z = v1;
-      while (z > a && t.charCodeAt(z - 1) === 32) z--;
-      if (a < z) {
-        for (;;) {
-          const slash = t.indexOf('/', a);
-          const e = slash < 0 || slash > z ? z : slash;
-          if (used + count >= spans.starts.length) return undefined;
-          spans.starts[used + count] = a;
-          spans.ends[used + count++] = e;
-          if (e === z) break;
-          a = e + 1;
-        }
-      }
-    }
-    counts.push(count);
-    used += count;
-    ws();
-    const c = t.charCodeAt(i);
-    if (c === 44) {
-      i++;
-      continue;
-    }
-    if (c === 125) break;
-    return undefined;
-  }
-  enc.reset();
-  let at = 0;
-  for (let f = 0; f < seen.length; f++) {
-    enc.addSpans(seen[f]!, t, spans.starts.subarray(at), spans.ends.subarray(at), counts[f]!, where);
-    at += counts[f]!;
-  }
-  return { ref: r, kind };
 }
 
 function isBlank(text: string): boolean {

@@ -133,35 +133,6 @@ export class ProfileEncoder {
   }
 
   /**
-   * Adds one locus whose values are the spans [starts[k], ends[k]) of `text` (a JSON line read by
-   * the fast path), without creating strings in the common case. Same checks as `add`.
-   */
-  addSpans(field: string, text: string, starts: Int32Array, ends: Int32Array, n: number, where: Where): void {
-    if (n === 0) {
-      fieldLocus(field, where);
-      return;
-    }
-    const locus = fieldLocus(field, where);
-    for (let i = 0; i < this.count; i++) {
-      if (this.loci[i]!.locus.key === locus.key) {
-        fail('dna-profile-invalid', where, `locus ${locus.name} appears twice (as ${JSON.stringify(field)} and under another spelling); keep one`, { field });
-      }
-    }
-    const one = (k: number): number => {
-      const q = locus.amelogenin ? -1 : quickAllele(text, starts[k]!, ends[k]!);
-      return q >= 0 ? q : this.allele(text.slice(starts[k]!, ends[k]!), locus, field, where);
-    };
-    let a = one(0);
-    let b = n === 1 ? a : one(1);
-    if (n > 2) {
-      for (let k = 2; k < n; k++) one(k);
-      b = WILDCARD;
-    }
-    if (a > b) [a, b] = [b, a];
-    this.put(locus, a, b, field, where);
-  }
-
-  /**
    * Adds one locus from a cell of `text` between `i` and `j` (`15/16`, `15`, empty) without creating
    * strings in the common case. The caller guarantees the locus is not repeated (CSV header).
    */
