@@ -12,33 +12,12 @@ import { initNode, openNode } from '../node/node.ts';
 import { writeSyntheticFiles } from '../dna/generate.ts';
 import { writeVehicleFile } from '../vehicle/generate.ts';
 import { importVehicles } from '../vehicle/import.ts';
-import type { VehicleRow } from '../vehicle/model.ts';
+import { DEMO_VEHICLES } from '../vehicle/demo-data.ts';
 import type { NodeContext } from '../node/node.ts';
 import { parsePositiveInt, say } from './common.ts';
 import { serveUntilSignal } from './node-commands.ts';
 
-export const DEMO_VEHICLES: readonly VehicleRow[] = [
-  {
-    registrationNumber: 'XK-123-B',
-    vin: 'WVWZZZ1KZ6W612345',
-    make: 'Volkswagen',
-    model: 'Golf',
-    vehicleType: 'passenger car',
-    colour: 'grey',
-    firstRegistrationDate: '2016-03-14',
-    holder: { type: 'natural', surname: 'Jansen', firstNames: 'Pieter Hendrik', birthDate: '1978-04-12', address: 'Kerkweg 12, 3511 AB Utrecht' },
-  },
-  {
-    registrationNumber: 'GB-777-Z',
-    vin: 'VF1RFB00X62345678',
-    make: 'Renault',
-    model: 'Kangoo',
-    vehicleType: 'van',
-    colour: 'white',
-    firstRegistrationDate: '2019-09-02',
-    holder: { type: 'legal', name: 'Bakker Transport B.V.', address: 'Havenweg 3, 3089 JR Rotterdam' },
-  },
-];
+export { DEMO_VEHICLES };
 
 async function demoToken(node: NodeContext, reference: string, name: string, roles: string[]): Promise<string> {
   const existing = (await node.officers.list()).find((o) => o.reference === reference);

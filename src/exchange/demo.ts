@@ -11,6 +11,7 @@ import { CONFIG_FILE, loadConfig } from '../node/config.ts';
 import { initNode, openNode, type NodeContext } from '../node/node.ts';
 import { writeVehicleFile } from '../vehicle/generate.ts';
 import { importVehicles } from '../vehicle/import.ts';
+import { DEMO_VEHICLES } from '../vehicle/demo-data.ts';
 import type { VehicleRow } from '../vehicle/model.ts';
 import type { DeclarationInput } from './declarations.ts';
 import { Federation } from './federation.ts';
@@ -38,16 +39,7 @@ export const DEMO_FEDERATION_VEHICLES: Readonly<Record<'DE' | 'FR' | 'NL', Vehic
     firstRegistrationDate: '2017-03-02',
     holder: { type: 'legal', name: 'Location Dupont SAS', address: '12 avenue Jean Jaurès, 69007 Lyon' },
   },
-  NL: {
-    registrationNumber: 'XK-123-B',
-    vin: 'WVWZZZ1KZ6W612345',
-    make: 'Volkswagen',
-    model: 'Golf',
-    vehicleType: 'passenger car',
-    colour: 'grey',
-    firstRegistrationDate: '2016-03-14',
-    holder: { type: 'natural', surname: 'Jansen', firstNames: 'Pieter Hendrik', birthDate: '1978-04-12', address: 'Kerkweg 12, 3511 AB Utrecht' },
-  },
+  NL: DEMO_VEHICLES[0]!,
 };
 
 export interface DemoFederationOptions {
