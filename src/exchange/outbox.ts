@@ -224,7 +224,11 @@ export async function getFederatedSearch(ctx: ExchangeContext, id: string, calle
   if (s.officer_id !== caller.officerId && !hasRole(caller, 'supervisor')) return undefined;
   const targets = await ctx.db.selectFrom('federation_targets').selectAll().where('search_id', '=', id).orderBy('state').execute();
   const now = ctx.now();
-  const views = targets.map((t) => toView(t, now));
+  return searchView(s, targets.map((t) => toView(t, now)));
+}
+
+/** One federated search with its states' views. */
+function searchView(s: Selectable<Schema['federation_searches']>, views: ReturnType<typeof toView>[]): FederatedSearchView {
   return {
     id: s.id,
     kind: s.kind,
@@ -258,20 +262,10 @@ export async function listFederatedSearches(ctx: ExchangeContext, caller: Office
     .execute();
   const now = ctx.now();
   return searches.map((s) => {
-    const views = targets.filter((t) => t.search_id === s.id).map((t) => toView(t, now));
-    return {
-      id: s.id,
-      kind: s.kind,
-      reference: s.reference,
-      createdAt: s.created_at,
-      officerReference: s.officer_reference,
-      purpose: s.purpose,
-      reason: s.reason,
-      orderedBy: s.ordered_by,
-      query: s.query,
-      complete: views.every((v) => v.status !== 'pending'),
-      targets: views,
-    };
+    return searchView(
+      s,
+      targets.filter((t) => t.search_id === s.id).map((t) => toView(t, now)),
+    );
   });
 }
 
