@@ -1,15 +1,12 @@
 /**
  * Loaders for the FVC B reference data kept outside the repository (../shared/data/fingerprints):
  * manifest, protocol pairs, NBIS reference outputs, images and the SecuGen ISO templates.
- *
- * The PNG and ISO readers here are deliberately tiny and private to the benches: the formats
- * capability (src/fingerprint/formats/) owns the real decoders, and these only exist so the
- * accuracy harness can run before that lands.
+ * Images and templates are read with the formats capability (src/fingerprint/formats/).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PNG } from 'pngjs';
+import { decodePng, readMinutiaeTemplate } from '../src/fingerprint/formats/index.ts';
 import type { GrayImage, Minutia, MinutiaeTemplate } from '../src/fingerprint/types.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -116,43 +113,17 @@ export function loadMindtct(root: string, manifest: readonly FvcImpression[]): M
   return out;
 }
 
-/** Reads a PNG as an 8-bit gray image (first channel), at the resolution given. */
+/** Reads a grayscale PNG as an 8-bit gray image at the resolution given (the manifest's, whatever pHYs says). */
 export function readPngGray(path: string, ppi: number): GrayImage {
-  const png = PNG.sync.read(readFileSync(path));
-  const pixels = new Uint8Array(png.width * png.height);
-  for (let i = 0; i < pixels.length; i++) pixels[i] = png.data[i * 4]!;
-  return { width: png.width, height: png.height, ppi, pixels };
+  return { ...decodePng(readFileSync(path), { defaultPpi: ppi }), ppi };
 }
 
 /**
- * Minimal ISO/IEC 19794-2:2005 reader: first finger view only, no extended data. Bench use only.
- * Coordinates are returned in the record's own frame and resolution.
+ * The first finger view of an ISO/IEC 19794-2:2005 record, in the record's own frame and
+ * resolution (minutia quality as stored, up to 100).
  */
 export function readIso19794(bytes: Uint8Array): MinutiaeTemplate {
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (bytes.length < 28 || dv.getUint32(0) !== 0x464d5200) throw new Error('not an ISO 19794-2 record');
-  const width = dv.getUint16(14);
-  const height = dv.getUint16(16);
-  const resX = dv.getUint16(18); // pixels per cm
-  const position = dv.getUint8(24);
-  const quality = dv.getUint8(26);
-  const count = dv.getUint8(27);
-  if (28 + count * 6 > bytes.length) throw new Error('ISO record truncated');
-  const minutiae: Minutia[] = [];
-  for (let k = 0; k < count; k++) {
-    const o = 28 + k * 6;
-    const w0 = dv.getUint16(o);
-    const w1 = dv.getUint16(o + 2);
-    const t = w0 >> 14;
-    minutiae.push({
-      x: w0 & 0x3fff,
-      y: w1 & 0x3fff,
-      angle: (dv.getUint8(o + 4) * 2 * Math.PI) / 256,
-      type: t === 1 ? 'ending' : t === 2 ? 'bifurcation' : 'other',
-      quality: dv.getUint8(o + 5),
-    });
-  }
-  return { width, height, ppi: Math.round(resX * 2.54), position, quality, minutiae };
+  return readMinutiaeTemplate(bytes, { format: 'iso19794-2' });
 }
 
 /** FMR/FNMR figures in the FVC style from genuine and impostor score lists (higher = more similar). */

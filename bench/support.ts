@@ -1,7 +1,9 @@
 /** Shared helpers of the benchmarks: a PostgreSQL to run against, machine facts, argument parsing. */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
 import pg from 'pg';
 
 export function arg(name: string, fallback: string): string {
@@ -54,4 +56,36 @@ export async function benchPostgres(): Promise<BenchPostgres> {
 export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+/**
+ * CPU time (user + system, ms) used so far by a PostgreSQL server's processes: the postmaster named in
+ * `<dataDir>/postmaster.pid` and its children, read from /proc (Linux). Undefined where that cannot
+ * be read. Per-request CPU is a figure that a machine shared with other jobs distorts far less than
+ * requests per second.
+ */
+export function postgresCpuMs(dataDir: string | undefined): number | undefined {
+  if (!dataDir) return undefined;
+  try {
+    const postmaster = Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    const tick = 100; // USER_HZ on Linux
+    let total = 0;
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      let stat: string;
+      try {
+        stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      } catch {
+        continue;
+      }
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const pid = Number(entry);
+      const ppid = Number(fields[1]);
+      if (pid !== postmaster && ppid !== postmaster) continue;
+      total += Number(fields[11]) + Number(fields[12]);
+    }
+    return (total / tick) * 1000;
+  } catch {
+    return undefined;
+  }
 }

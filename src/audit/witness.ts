@@ -30,14 +30,21 @@ import {
   type SignedTreeHead,
   type WitnessVerdict,
 } from './merkle/index.ts';
+import { writeRecord } from './records.ts';
 import { findHead, nodeLogId, type AuditNode } from './store.ts';
+
+export type WitnessAlarmKind = 'fork' | 'rewrite' | 'key-change';
 
 export interface WitnessAlarm {
   readonly id: number;
   readonly log: string;
-  readonly kind: 'fork' | 'rewrite';
+  readonly kind: WitnessAlarmKind;
   readonly evidence: unknown;
   readonly detectedAt: string;
+  /** Where the evidence came from: the log's own node (`direct`), or a peer's gossip (`gossip:DE`); null for alarms before migration 0010. */
+  readonly source: string | null;
+  /** The record of the alarm (Prüm Decision Art. 30), written with it. */
+  readonly recordId: number | null;
 }
 
 export interface PersistentWitnessOptions {
@@ -109,44 +116,81 @@ export class PersistentWitness {
    * Judges a peer's head (src/audit/merkle/tree-head.ts, Witness.observe) and stores what it learnt:
    * accepted and stale heads with their proof, forks and rewrites as alarms.
    */
-  async observe(head: SignedTreeHead, proof?: readonly Uint8Array[]): Promise<WitnessVerdict> {
+  async observe(head: SignedTreeHead, proof?: readonly Uint8Array[], source = 'direct', options: { persistStale?: boolean } = {}): Promise<WitnessVerdict> {
     const verdict = this.#witness.observe(head, proof);
     const db = this.#node.db;
     const proofJson = proof ? JSON.stringify(proof.map(toHex)) : null;
-    switch (verdict.kind) {
-      case 'accepted':
-      case 'stale': {
-        const cosig = verdict.kind === 'accepted' && verdict.cosignature ? JSON.stringify(cosignatureToJson(verdict.cosignature)) : null;
-        await sql`insert into audit_witness_observations (log_id, verdict, tree_size, head, proof, cosignature)
-          values (${verdict.log}, ${verdict.kind}, ${head.treeSize}, ${JSON.stringify(signedTreeHeadToJson(head))}::jsonb, ${proofJson}::jsonb, ${cosig}::jsonb)`.execute(db);
-        break;
-      }
-      case 'fork':
-        await this.#alarm(verdict.log, 'fork', { heads: verdict.evidence.map(signedTreeHeadToJson) });
-        break;
-      case 'rewrite':
-        await this.#alarm(verdict.log, 'rewrite', {
-          earlier: signedTreeHeadToJson(verdict.earlier),
-          later: signedTreeHeadToJson(verdict.later),
-          proof: verdict.proof.map(toHex),
-        });
-        break;
-      default:
-        break;
+    if (verdict.kind === 'accepted' || (verdict.kind === 'stale' && options.persistStale !== false)) {
+      // (Gossiped heads of peers that lag behind would otherwise add a row per peer and round; not
+      // storing such a stale head only means it is not remembered after a restart: replay stays
+      // consistent, since a stale head never moves the latest.)
+      const cosig = verdict.kind === 'accepted' && verdict.cosignature ? JSON.stringify(cosignatureToJson(verdict.cosignature)) : null;
+      await sql`insert into audit_witness_observations (log_id, verdict, tree_size, head, proof, cosignature)
+        values (${verdict.log}, ${verdict.kind}, ${head.treeSize}, ${JSON.stringify(signedTreeHeadToJson(head))}::jsonb, ${proofJson}::jsonb, ${cosig}::jsonb)`.execute(db);
+    } else if (verdict.kind === 'fork') {
+      await this.raiseAlarm(verdict.log, 'fork', { heads: verdict.evidence.map(signedTreeHeadToJson) }, source);
+    } else if (verdict.kind === 'rewrite') {
+      await this.raiseAlarm(
+        verdict.log,
+        'rewrite',
+        { earlier: signedTreeHeadToJson(verdict.earlier), later: signedTreeHeadToJson(verdict.later), proof: verdict.proof.map(toHex) },
+        source,
+      );
     }
     return verdict;
   }
 
-  async #alarm(log: string, kind: 'fork' | 'rewrite', evidence: unknown): Promise<void> {
-    await sql`insert into audit_witness_alarms (log_id, kind, evidence) values (${log}, ${kind}, ${JSON.stringify(evidence)}::jsonb)`.execute(this.#node.db);
+  /**
+   * Stores an alarm with its evidence and records it (Prüm Decision Art. 30: the supervisor sees it in
+   * the record and at GET /v1/audit/alarms), in one transaction.
+   */
+  async raiseAlarm(log: string, kind: WitnessAlarmKind, evidence: unknown, source = 'direct'): Promise<boolean> {
+    return this.#node.db.transaction().execute(async (trx) => {
+      // The same evidence seen again (the next round fetches the same heads) is one alarm, not one per round.
+      const known = await sql`select 1 from audit_witness_alarms where log_id = ${log} and kind = ${kind} and evidence = ${JSON.stringify(evidence)}::jsonb limit 1`.execute(trx);
+      if (known.rows.length > 0) return false;
+      const country = log.split('/')[0] ?? log;
+      const rec = await writeRecord(trx, {
+        action: 'audit.witness-alarm',
+        direction: 'local',
+        searchingBody: `${this.#node.country} NCP`,
+        administeringBody: `${country} NCP`,
+        reason:
+          kind === 'fork'
+            ? `The audit log ${log} showed two different signed tree heads of the same size`
+            : kind === 'rewrite'
+              ? `The audit log ${log} gave a tree head that is not an extension of one it signed before`
+              : `The node of ${country} presented another audit log key than the one pinned`,
+        legalBasis: 'Prüm Decision Art. 30; FD 2008/977 Art. 10 (RFC 9162 §8.2 witnessing)',
+        query: { log, kind, source },
+        outcome: 'done',
+      });
+      await sql`insert into audit_witness_alarms (log_id, kind, evidence, source, record_id)
+        values (${log}, ${kind}, ${JSON.stringify(evidence)}::jsonb, ${source}, ${rec.id})`.execute(trx);
+      return true;
+    });
   }
 
   /** Every alarm raised, oldest first. */
   async alarms(): Promise<WitnessAlarm[]> {
-    const rows = await sql<{ id: number; log_id: string; kind: 'fork' | 'rewrite'; evidence: unknown; detected_at: string }>`
-      select id, log_id, kind, evidence, detected_at from audit_witness_alarms order by id`.execute(this.#node.db);
-    return rows.rows.map((r) => ({ id: Number(r.id), log: r.log_id, kind: r.kind, evidence: r.evidence, detectedAt: r.detected_at }));
+    return listWitnessAlarms(this.#node.db);
   }
+}
+
+/** Every alarm this node raised as a witness, oldest first (`after`: with a greater id). */
+export async function listWitnessAlarms(db: AuditNode['db'], options: { after?: number; limit?: number } = {}): Promise<WitnessAlarm[]> {
+  const rows = await sql<{ id: number; log_id: string; kind: WitnessAlarmKind; evidence: unknown; detected_at: string; source: string | null; record_id: number | null }>`
+    select id, log_id, kind, evidence, detected_at, source, record_id from audit_witness_alarms
+    where id > ${options.after ?? 0} order by id limit ${Math.min(options.limit ?? 1000, 1000)}`.execute(db);
+  return rows.rows.map((r) => ({
+    id: Number(r.id),
+    log: r.log_id,
+    kind: r.kind,
+    evidence: r.evidence,
+    detectedAt: r.detected_at,
+    source: r.source,
+    recordId: r.record_id === null ? null : Number(r.record_id),
+  }));
 }
 
 function cosignatureToJson(c: Cosignature): { witness: { country: string; keyId: string }; timestamp: number; signature: string } {
@@ -162,10 +206,12 @@ export async function cosignPeerHead(
   witness: PersistentWitness,
   head: SignedTreeHead,
   fetchProof: (fromSize: number, toSize: number) => Promise<readonly Uint8Array[]>,
+  source = 'direct',
+  options: { persistStale?: boolean } = {},
 ): Promise<WitnessVerdict> {
-  const first = await witness.observe(head);
+  const first = await witness.observe(head, undefined, source, options);
   if (first.kind !== 'proof-required') return first;
-  return witness.observe(head, await fetchProof(first.fromSize, first.toSize));
+  return witness.observe(head, await fetchProof(first.fromSize, first.toSize), source, options);
 }
 
 /**

@@ -8,7 +8,7 @@ import { readFederationConfig, writeFederationConfig } from '../exchange/federat
 import { addPeer, checkPeerUrl, listPeers, removePeer } from '../exchange/peers.ts';
 import { checkCountry } from '../node/config.ts';
 import { federationDir, hasCredentials, loadCredentials } from '../exchange/pki-store.ts';
-import { parsePositiveInt, printJson, resolveDataDir, say, withNode } from './common.ts';
+import { printJson, resolveDataDir, say, withNode } from './common.ts';
 
 const nodeOpts = (c: Command) => c.option('--data-dir <dir>', 'the node\'s data directory').option('--node <XX>', 'use ./var/<XX> as data directory');
 
@@ -80,34 +80,6 @@ export function registerFederationCommands(program: Command): void {
       if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) throw new OpenPrumError('usage', '--peer-port must be a whole number from 0 to 65535');
       writeFederationConfig(dir, { peerPort: port, peerHost: opts.peerHost });
       printJson(readFederationConfig(dir));
-    });
-
-  federation
-    .command('demo')
-    .description('Run a demo federation of three nodes (DE, FR, NL) with synthetic vehicle data on the embedded database')
-    .option('--dir <dir>', 'folder of the demo federation', 'var/demo-federation')
-    .option('--port <port>', 'API port of DE; FR and NL take the next two', '8080')
-    .option('--peer-port <port>', 'peer interface port of DE; FR and NL take the next two', '9443')
-    .option('--vehicles <n>', 'size of each synthetic register', '2000')
-    .action(async (opts: { dir: string; port: string; peerPort: string; vehicles: string }) => {
-      // Loaded here: the demo pulls in the whole node, which the other commands do not need.
-      const { startDemoFederation } = await import('../exchange/demo.ts');
-      const demo = await startDemoFederation({
-        baseDir: opts.dir,
-        basePort: parsePositiveInt('--port', opts.port),
-        basePeerPort: parsePositiveInt('--peer-port', opts.peerPort),
-        vehicles: parsePositiveInt('--vehicles', opts.vehicles),
-        logLevel: process.env.OPENPRUM_LOG_LEVEL ?? 'warn',
-      });
-      process.stdout.write(demo.instructions);
-      await new Promise<void>((done) => {
-        const stop = (signal: string) => {
-          say(`${signal}: stopping`);
-          void demo.close().then(done);
-        };
-        process.once('SIGINT', () => stop('SIGINT'));
-        process.once('SIGTERM', () => stop('SIGTERM'));
-      });
     });
 
   nodeOpts(federation.command('status'))

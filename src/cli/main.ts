@@ -5,12 +5,15 @@
 import { Command, CommanderError } from 'commander';
 import { isOpenPrumError } from '../errors/index.ts';
 import { registerAuditCommands } from './audit-commands.ts';
+import { registerBulkCommands } from './bulk-commands.ts';
 import { registerDemoCommand } from './demo.ts';
 import { registerDnaCommands } from './dna-commands.ts';
 import { registerDnaNodeCommands } from './dna-node-commands.ts';
 import { registerFederationCommands } from './federation-commands.ts';
+import { registerFingerprintCommands } from './fingerprint-commands.ts';
 import { registerNodeCommands } from './node-commands.ts';
 import { registerPkiCommands } from './pki-commands.ts';
+import { registerSafeguardsCommands } from './safeguards-commands.ts';
 import { registerVehicleCommands } from './vehicle-commands.ts';
 
 export function buildProgram(): Command {
@@ -24,9 +27,13 @@ export function buildProgram(): Command {
   registerDnaCommands(program);
   // The node's own DNA commands join the engine's `dna` group.
   registerDnaNodeCommands(program.commands.find((c) => c.name() === 'dna')!);
+  registerFingerprintCommands(program);
   registerAuditCommands(program);
+  registerSafeguardsCommands(program);
   registerPkiCommands(program);
   registerFederationCommands(program);
+  // Bulk comparisons (Prüm Decision Art. 4) join the `federation` group.
+  registerBulkCommands(program.commands.find((c) => c.name() === 'federation')!);
   registerDemoCommand(program);
   return program;
 }

@@ -49,6 +49,10 @@ export function registerNodeCommands(program: Command): void {
       try {
         const dna = await node.dna();
         say(`national DNA file: ${dna.size.toLocaleString('en')} profiles in memory`);
+        // Likewise the fingerprint gallery (and a peer's first search must not open it inside its
+        // answer's transaction: on the embedded database that read would wait for the transaction).
+        const fingerprints = await node.fingerprints();
+        say(`national fingerprint file: ${fingerprints.size.toLocaleString('en')} persons in memory`);
       } catch (e) {
         await node.close();
         throw e;

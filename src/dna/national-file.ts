@@ -266,4 +266,21 @@ export class NationalDnaFile {
     });
     return { hit: hits.length > 0, query, hits, recordId: rec.id, searchedAt: rec.recordedAt, searchingBody, administeringBody };
   }
+
+  /**
+   * Compares many profiles (checked by the caller with `parseProfile` and `inclusionOf`) with the
+   * file, after applying the committed changes through `options.db`, and writes NO record: the caller
+   * records the whole batch in its own transaction. For the bulk comparison between states (Prüm
+   * Decision Art. 4, src/exchange/bulk-peer.ts), which records one supply per chunk of profiles.
+   * Returns the hits of each profile, in the order given.
+   */
+  async compareMany(profiles: readonly DnaProfile[], options: DnaSearchOptions = {}): Promise<Array<ReadonlyArray<DnaHit & { readonly profile: DnaProfile }>>> {
+    await this.sync(options.db ?? this.db);
+    return profiles.map((q) =>
+      this.index
+        .search(q)
+        .filter((h) => !options.kinds || options.kinds.includes(h.kind))
+        .map((h) => ({ ...h, profile: this.index.get(h.ref)! })),
+    );
+  }
 }

@@ -58,6 +58,9 @@ export const catalogue = {
   'fingerprint-image-invalid': { status: 400, exit: 65, title: 'The fingerprint image is not valid' },
   'fingerprint-image-too-large': { status: 413, exit: 65, title: 'The fingerprint image is too large to process' },
   'fingerprint-minutiae-too-few': { status: 422, exit: 65, title: 'The fingerprint has too few minutiae to match' },
+  'fingerprint-file-invalid': { status: 400, exit: 65, title: 'The fingerprint file is not valid' },
+  'fingerprint-personal-data': { status: 400, exit: 65, title: 'Fingerprint reference data must not identify a person' },
+  'fingerprint-search-invalid': { status: 400, exit: 65, title: 'The fingerprint search is not valid' },
 
   // --- audit ---------------------------------------------------------------------------------
   'audit-proof-invalid': { status: 400, exit: 65, title: 'The audit proof does not verify' },
@@ -86,6 +89,53 @@ export const catalogue = {
   'peer-capacity-exceeded': { status: 429, exit: 75, title: 'The declared daily capacity for the requesting state is used up' },
   'peer-unreachable': { status: 503, exit: 69, title: 'The peer node did not answer' },
   'peer-answer-invalid': { status: 502, exit: 69, title: 'The peer node answered with an invalid or unsigned message' },
+  // Bulk comparison of DNA profiles (Prüm Decision Art. 4; src/exchange/bulk*.ts).
+  'peer-bulk-not-consented': { status: 403, exit: 77, title: 'The requested state has not consented to a bulk comparison with the requesting state' },
+  'bulk-comparison-invalid': { status: 400, exit: 65, title: 'The bulk comparison is not valid' },
+
+  // --- follow-ups after a hit (Prüm Decision Arts. 5, 10; FD 2008/977 Arts. 9, 12; src/followup/) ---
+  'follow-up-invalid': { status: 400, exit: 65, title: 'The follow-up request or decision is not valid' },
+  'follow-up-hit-unknown': { status: 404, exit: 66, title: 'No such hit was answered' },
+  'follow-up-hit-decided': { status: 409, exit: 75, title: 'The hit was confirmed or rejected already' },
+  'follow-up-hit-not-confirmed': { status: 409, exit: 75, title: 'A follow-up needs a confirmed hit' },
+  'follow-up-open': { status: 409, exit: 75, title: 'A follow-up for this hit is open already' },
+  'follow-up-decided': { status: 409, exit: 75, title: 'The follow-up was decided already' },
+  'follow-up-supply-too-large': { status: 413, exit: 65, title: 'The data supplied are larger than a follow-up answer may hold' },
+  'follow-up-unknown': { status: 404, exit: 66, title: 'No such follow-up request was sent to that state' },
+
+  // --- safeguards on received data (FD 2008/977 Arts. 3, 4, 8, 9, 11-14; Prüm Decision Arts. 14, 16(4), 26-28; src/safeguards/) ---
+  'safeguards-invalid': { status: 400, exit: 65, title: 'The request about received or supplied data is not valid' },
+  'safeguards-data-unknown': { status: 404, exit: 66, title: 'No such data were supplied to or received from that state' },
+  'received-data-erased': { status: 410, exit: 66, title: 'The received data were erased' },
+  'received-data-blocked': { status: 403, exit: 77, title: 'The received data are blocked: usable only for the purpose that prevented their erasure' },
+  'received-data-purpose-refused': { status: 403, exit: 77, title: 'The received data may not be used for this purpose on this ground' },
+  'received-data-case-restricted': { status: 403, exit: 77, title: 'The supplier allowed the data only in another case' },
+  'received-data-consent-required': { status: 403, exit: 77, title: 'This use needs a consent on record' },
+  'received-data-transfer-refused': { status: 403, exit: 77, title: 'The onward transfer is not allowed' },
+  'consent-decided': { status: 409, exit: 75, title: 'The consent request was decided already' },
+
+  // --- notices and diffusions (INTERPOL Constitution Art. 3, Rules on the Processing of Data; src/notices/) ---
+  'notice-invalid': { status: 400, exit: 65, title: 'The notice or diffusion is not valid' },
+  'notice-identifiers-incomplete': { status: 422, exit: 65, title: 'The subject is not identified well enough for this kind of notice' },
+  'notice-attachment-too-large': { status: 413, exit: 65, title: 'An attachment is larger than a notice may carry' },
+  'notice-unknown': { status: 404, exit: 66, title: 'No such notice or diffusion' },
+  'notice-state-conflict': { status: 409, exit: 75, title: 'The notice is not in a state that allows this' },
+  'notice-not-secretariat': { status: 403, exit: 77, title: 'Only the secretariat of the federation may do this' },
+  'notice-criteria-not-met': { status: 422, exit: 65, title: 'The review criteria are not met; a justification is needed' },
+  'notice-blocked': { status: 409, exit: 75, title: 'The notice cannot be published: the subject is a refugee recognised with respect to the requesting state' },
+  'notice-held-for-review': { status: 403, exit: 77, title: 'The requesting state is under supervision: its requests are reviewed before anyone receives them' },
+  'notice-deleted': { status: 410, exit: 66, title: 'The notice or diffusion was deleted' },
+  'notice-rules-invalid': { status: 400, exit: 65, title: 'The review rules are not valid' },
+  'notice-feed-invalid': { status: 400, exit: 65, title: 'The public notice feed is not valid' },
+  'notice-data-request-invalid': { status: 400, exit: 65, title: 'The request about notice data is not valid' },
+
+  // --- data subjects' rights and supervisors' orders (Prüm Decision Arts. 28, 31; FD 2008/977 Arts. 17, 18, 25; src/rights/) ---
+  'subject-request-invalid': { status: 400, exit: 65, title: 'The data subject request or its decision is not valid' },
+  'subject-request-unknown': { status: 404, exit: 66, title: 'No such data subject request' },
+  'subject-request-decided': { status: 409, exit: 75, title: 'The data subject request was decided already' },
+  'data-item-unknown': { status: 404, exit: 66, title: 'No such data item is held' },
+  'data-blocked': { status: 403, exit: 77, title: 'The data are blocked: usable only for the purpose that prevented their erasure' },
+  'block-unknown': { status: 404, exit: 66, title: 'No such block' },
 } as const satisfies Record<string, CatalogueEntry>;
 
 export type ErrorCode = keyof typeof catalogue;

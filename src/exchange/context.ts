@@ -1,6 +1,7 @@
 /** What the parts of the exchange share: the node's state and database, its keys and trust, the kinds. */
 import type { Kysely } from 'kysely';
 import type { Schema } from '../db/schema.ts';
+import type { NationalDnaFile } from '../dna/national-file.ts';
 import type { Signer } from './jws.ts';
 import type { FederationTrust } from './pki.ts';
 import type { SearchKindRegistry } from './search-kinds.ts';
@@ -14,6 +15,8 @@ export interface ExchangeContext {
   /** The federation CA and its current revocation list. */
   trust(): FederationTrust;
   now(): Date;
+  /** The node's national DNA file, for the bulk comparison of Prüm Decision Art. 4 (bulk-peer.ts). */
+  dnaFile?(): Promise<NationalDnaFile>;
 }
 
 /** A signed message as sent or received: the exact body bytes and the detached JWS over them. */

@@ -54,6 +54,21 @@ export const DeclarationInput = Type.Object(
       },
       { additionalProperties: false },
     ),
+    /**
+     * Consent to the bulk comparison of DNA profiles (Prüm Decision Art. 4(1), "by mutual consent"):
+     * the requesting states it is given to, and how many of their profiles a day this node compares
+     * (see bulk-peer.ts). Absent: no consent.
+     */
+    bulkComparison: Type.Optional(
+      Type.Object(
+        {
+          states: Type.Union([Type.Array(Type.String({ pattern: '^[A-Z]{2}$' }), { maxItems: 60 }), Type.Literal('all')]),
+          maxProfilesPerDay: Type.Integer({ minimum: 0, maximum: 100_000_000 }),
+          conditions: Type.Optional(text(2000)),
+        },
+        { additionalProperties: false },
+      ),
+    ),
   },
   { additionalProperties: false },
 );
@@ -69,6 +84,7 @@ export const Declaration = Type.Object(
     files: DeclarationInput.properties.files,
     capacity: DeclarationInput.properties.capacity,
     contactPoint: DeclarationInput.properties.contactPoint,
+    bulkComparison: DeclarationInput.properties.bulkComparison,
   },
   { additionalProperties: false },
 );
@@ -102,6 +118,7 @@ export async function publishDeclaration(db: Kysely<Schema>, country: string, si
     files: input.files,
     capacity: input.capacity,
     contactPoint: input.contactPoint,
+    ...(input.bulkComparison ? { bulkComparison: input.bulkComparison } : {}),
   };
   const body = JSON.stringify(declaration);
   const jws = signDetached(body, signer);

@@ -15,7 +15,13 @@ import type { ExchangeContext } from './context.ts';
 import { readFederationConfig } from './federation-config.ts';
 import { latestDeclaration, publishDeclaration, storePeerDeclaration, type SignedDeclaration } from './declarations.ts';
 import { recordFederationEvent } from './events.ts';
+import { forgetOwnDeclaration } from './inbox.ts';
 import type { Signer } from './jws.ts';
+import { BulkComparisons, purgeOldBulkComparisons, type BulkOptions } from './bulk.ts';
+import type { NationalDnaFile } from '../dna/national-file.ts';
+import { FollowUpWorker } from '../followup/worker.ts';
+import { SafeguardsWorker } from '../safeguards/worker.ts';
+import { auditWitnessIntervalMs, auditWitnessing } from '../audit/witness-network.ts';
 import { createFederatedSearch, getFederatedSearch, listFederatedSearches, OutboxWorker, purgeOldSearches, type FederatedSearchInput, type FederatedSearchView, type OutboxOptions } from './outbox.ts';
 import { PeerClient, type PeerClientOptions } from './peer-client.ts';
 import { buildPeerServer, peerTlsOptions, type PeerServerOptions, type PeerTlsMaterial } from './peer-server.ts';
@@ -23,6 +29,7 @@ import { listPeers } from './peers.ts';
 import { federationDir, hasCredentials, loadCredentials, readTrust, type NodeCredentials } from './pki-store.ts';
 import type { FederationTrust } from './pki.ts';
 import { dnaSearchKind } from './dna-kind.ts';
+import { fingerprintSearchKind } from './fingerprint-kind.ts';
 import { SearchKindRegistry } from './search-kinds.ts';
 import { vehicleSearchKind } from './vehicle-kind.ts';
 
@@ -36,6 +43,8 @@ export interface FederationOptions {
   readonly server?: PeerServerOptions;
   readonly client?: PeerClientOptions;
   readonly outbox?: OutboxOptions;
+  /** Bulk comparisons of DNA profiles (bulk.ts); retry timings default to the outbox's. */
+  readonly bulk?: BulkOptions;
   /** The search kinds this node answers and sends (default: vehicles). */
   readonly kinds?: SearchKindRegistry;
   /** How often the revocation list file is checked for a new list, in ms (default 60 s). */
@@ -46,10 +55,13 @@ export interface FederationOptions {
   readonly now?: () => Date;
 }
 
-/** The registry of search kinds a node starts with: vehicles and DNA (fingerprints register here when ready). */
-export function defaultSearchKinds(node?: Pick<NodeContext, 'dna'>): SearchKindRegistry {
+/** The registry of search kinds a node starts with: vehicles, DNA and fingerprints. */
+export function defaultSearchKinds(node?: Pick<NodeContext, 'dna'> & Partial<Pick<NodeContext, 'fingerprints'>>): SearchKindRegistry {
   const kinds = new SearchKindRegistry().register(vehicleSearchKind);
   if (node) kinds.register(dnaSearchKind(() => node.dna()));
+  // Dactyloscopic data (Prüm Decision Art. 9), needing the declaration file 'fingerprint'.
+  const fingerprints = node?.fingerprints;
+  if (fingerprints) kinds.register(fingerprintSearchKind(() => fingerprints()));
   return kinds;
 }
 
@@ -62,10 +74,20 @@ export class Federation implements ExchangeContext {
   private server!: FastifyInstance;
   private client!: PeerClient;
   private worker!: OutboxWorker;
+  /** Bulk comparisons of DNA profiles with other states (Prüm Decision Art. 4; bulk.ts). */
+  bulk!: BulkComparisons;
+  /** Delivers follow-up requests and answers after a hit (src/followup/worker.ts). */
+  followUps!: FollowUpWorker;
+  /** Delivers consent requests and answers, corrections of supplied data, notices of transfers (src/safeguards/worker.ts). */
+  safeguards!: SafeguardsWorker;
   private timers: NodeJS.Timeout[] = [];
   private closed = false;
   /** https://host:port of the peer interface, once listening. */
   peerUrl = '';
+  /** The folder of the node's certificate and federation.json (src/notices reads the secretariat's code there). */
+  get dir(): string {
+    return this.options.dir!;
+  }
 
   private constructor(
     private readonly node: NodeContext,
@@ -97,8 +119,15 @@ export class Federation implements ExchangeContext {
     }
     const addr = f.server.server.address();
     f.peerUrl = `https://${host}:${typeof addr === 'object' && addr ? addr.port : port}`;
-    f.worker = new OutboxWorker(f, f.client, options.outbox, f.server.log);
+    const queueOptions = { exclusive: node.database.kind === 'pglite', ...options.outbox };
+    f.worker = new OutboxWorker(f, f.client, queueOptions, f.server.log);
     f.worker.start();
+    f.bulk = new BulkComparisons(f, f.client, { ...queueOptions, nightly: fileConfig.bulkComparison, ...options.bulk }, f.server.log);
+    f.bulk.start();
+    f.followUps = new FollowUpWorker(f, f.client, queueOptions, f.server.log);
+    f.followUps.start();
+    f.safeguards = new SafeguardsWorker(f, f.client, queueOptions, f.server.log);
+    f.safeguards.start();
     const every = (ms: number, run: () => Promise<unknown>) => {
       const t = setInterval(() => void run().catch((e: unknown) => f.server.log.warn({ err: e }, 'federation: periodic task failed')), ms);
       t.unref();
@@ -112,6 +141,9 @@ export class Federation implements ExchangeContext {
     });
     every(options.declarationRefreshMs ?? 3_600_000, () => f.refreshDeclarations());
     every(86_400_000, () => purgeOldSearches(f.db, f.now()));
+    every(86_400_000, () => purgeOldBulkComparisons(f.db, f.now()));
+    // Peers countersign each other's audit tree heads; forks and rewrites raise alarms (src/audit/witness-network.ts).
+    every(auditWitnessIntervalMs(), auditWitnessing(node, f, f.client, f.server.log));
     void f.refreshDeclarations().catch(() => undefined);
     node.federation = f;
     return f;
@@ -127,6 +159,11 @@ export class Federation implements ExchangeContext {
 
   trust(): FederationTrust {
     return this.currentTrust;
+  }
+
+  /** The node's national DNA file (compared with other states' chunks, bulk-peer.ts). */
+  dnaFile(): Promise<NationalDnaFile> {
+    return this.node.dna();
   }
 
   now(): Date {
@@ -171,7 +208,9 @@ export class Federation implements ExchangeContext {
   }
 
   async publishDeclaration(input: unknown): Promise<SignedDeclaration> {
-    return publishDeclaration(this.db, this.country, this.signer(), input);
+    const d = await publishDeclaration(this.db, this.country, this.signer(), input);
+    forgetOwnDeclaration(this);
+    return d;
   }
 
   async declaration(state: string = this.country): Promise<SignedDeclaration | undefined> {
@@ -198,6 +237,9 @@ export class Federation implements ExchangeContext {
     this.closed = true;
     for (const t of this.timers) clearInterval(t);
     await this.worker.stop();
+    await this.bulk.stop();
+    await this.followUps.stop();
+    await this.safeguards.stop();
     await this.server.close();
     await this.client.close();
     if (this.node.federation === this) this.node.federation = undefined;

@@ -9,7 +9,7 @@
  * a conflict (409). Every refusal of an authenticated state is recorded (Art. 30(2)(b)).
  */
 import { randomUUID } from 'node:crypto';
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import { writeRecord } from '../audit/records.ts';
 import type { Schema } from '../db/schema.ts';
 import { isOpenPrumError, OpenPrumError, type ErrorCode } from '../errors/index.ts';
@@ -17,9 +17,10 @@ import { problemFrom } from '../http/problem.ts';
 import type { PeerCaller } from '../identity/caller.ts';
 import { check, validate } from '../util/validate.ts';
 import { NCP, type ExchangeContext, type SignedMessage, type TlsPeer } from './context.ts';
-import { capacityFor, latestDeclaration, opens, takeCapacity, usageDay, usedToday } from './declarations.ts';
-import { signDetached, verifyDetached, SignatureError } from './jws.ts';
-import { PROTOCOL, REPLAY_WINDOW_MS, requestDigest, SearchRequest, type SearchAnswer } from './messages.ts';
+import { capacityFor, latestDeclaration, opens, usageDay, usedToday, type SignedDeclaration } from './declarations.ts';
+import { signDetached } from './jws.ts';
+import { openPeerMessage } from './peer-message.ts';
+import { PROTOCOL, requestDigest, SearchRequest, type SearchAnswer } from './messages.ts';
 import type { SearchKind } from './search-kinds.ts';
 
 /** Signs a problem answer of this node (refusals are signed like answers, so they prove who refused). */
@@ -59,38 +60,11 @@ export function requestOf(e: unknown): SearchRequest | undefined {
 
 /** Checks an incoming request up to (not including) the declaration; returns it and its kind. */
 function checkRequest(ctx: ExchangeContext, tls: TlsPeer, raw: string, jws: string | undefined): { request: SearchRequest; kind: SearchKind; signer: string } {
-  // The signature first, over the bytes as received: nothing in an unsigned or forged message is
-  // believed, not even its id.
-  let signer: { country: string; fingerprint: string };
-  try {
-    signer = verifyDetached(jws, raw, ctx.trust(), ctx.now());
-  } catch (e) {
-    if (e instanceof SignatureError) refuse('peer-signature-invalid', e.message);
-    throw e;
-  }
-  if (signer.country !== tls.country) {
-    refuse('peer-identity-mismatch', `The message is signed by the node of ${signer.country} but sent over the connection of ${tls.country}`);
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(raw);
-  } catch (e) {
-    refuse('peer-message-invalid', `The body is not JSON: ${(e as Error).message}`);
-  }
-  const request = validate(SearchRequest, json, 'peer-message-invalid', 'search request');
-  // 2008/616/JHA Art. 8(1)(a): the requesting state's code is the sender's, and no other.
-  if (request.requestingState !== tls.country) {
-    // The claimed request is not believed, so it is not quoted in the record either.
-    refuse('peer-identity-mismatch', `The node of ${tls.country} cannot send a request of ${request.requestingState}`);
-  }
-  if (request.requestedState !== ctx.country) {
-    refuse('peer-misdirected', `This is the node of ${ctx.country}; the request is addressed to ${request.requestedState}`, request);
-  }
-  const sentAt = Date.parse(request.sentAt);
-  const skew = Math.abs(ctx.now().getTime() - sentAt);
-  if (!Number.isFinite(sentAt) || skew > REPLAY_WINDOW_MS) {
-    refuse('peer-message-expired', `The message was sent at ${request.sentAt}, more than ${REPLAY_WINDOW_MS / 60_000} minutes from this node's time ${ctx.now().toISOString()}; send it again with a fresh sentAt (and check the clocks)`, request);
-  }
+  // Signature, sender (2008/616/JHA Art. 8(1)(a)), shape, addressee and time (peer-message.ts); a
+  // well-formed request of the sender's own state is quoted in the refusal's record.
+  const { message: request, signer } = openPeerMessage(ctx, tls, raw, jws, SearchRequest, 'search request', {
+    quote: (e, json) => (check(SearchRequest, json) && json.requestingState === tls.country ? Object.assign(e, { request: json }) : e),
+  });
   const kind = ctx.kinds.get(request.kind);
   if (!kind) refuse('peer-search-kind-unknown', `Search kind ${JSON.stringify(request.kind)} is not known to the node of ${ctx.country}`, request);
   if (!check(kind.querySchema, request.query)) {
@@ -101,7 +75,7 @@ function checkRequest(ctx: ExchangeContext, tls: TlsPeer, raw: string, jws: stri
     }
   }
   if (kind.items(request.query) > kind.maxItems) refuse('peer-message-invalid', `A ${kind.name} request holds at most ${kind.maxItems} items`, request);
-  return { request, kind, signer: signer.fingerprint };
+  return { request, kind, signer };
 }
 
 function isUniqueViolation(e: unknown): boolean {
@@ -110,6 +84,44 @@ function isUniqueViolation(e: unknown): boolean {
 
 async function storedAnswer(db: Kysely<Schema>, state: string, messageId: string) {
   return db.selectFrom('federation_inbox').selectAll().where('requesting_state', '=', state).where('message_id', '=', messageId).executeTakeFirst();
+}
+
+// This node's own declaration, read again at most once a second (and at once after this process
+// publishes a new one, see forgetOwnDeclaration): every incoming search needs it.
+const OWN_DECLARATION_MS = 1_000;
+const ownDeclarations = new WeakMap<ExchangeContext, { at: number; value: Promise<SignedDeclaration | undefined> }>();
+
+function ownDeclaration(ctx: ExchangeContext): Promise<SignedDeclaration | undefined> {
+  const cached = ownDeclarations.get(ctx);
+  if (cached && Date.now() - cached.at < OWN_DECLARATION_MS) return cached.value;
+  const value = latestDeclaration(ctx.db, ctx.country);
+  ownDeclarations.set(ctx, { at: Date.now(), value });
+  value.catch(() => ownDeclarations.delete(ctx));
+  return value;
+}
+
+/** Drops the cached declaration of this node (call after publishing one). */
+export function forgetOwnDeclaration(ctx: ExchangeContext): void {
+  ownDeclarations.delete(ctx);
+}
+
+// Capacity used today per requesting state and kind, as last counted by this process: the cheap
+// look before a search. The count that decides is taken atomically with the answer (see below).
+const usage = new WeakMap<ExchangeContext, Map<string, number>>();
+
+function noteUsage(ctx: ExchangeContext, state: string, kind: string, day: string, used: number): void {
+  let m = usage.get(ctx);
+  if (!m) usage.set(ctx, (m = new Map()));
+  if (m.size > 1_000) m.clear();
+  m.set(`${day}|${state}|${kind}`, used);
+}
+
+async function usedLately(ctx: ExchangeContext, state: string, kind: string, day: string): Promise<number> {
+  const known = usage.get(ctx)?.get(`${day}|${state}|${kind}`);
+  if (known !== undefined) return known;
+  const used = await usedToday(ctx.db, state, kind, day);
+  noteUsage(ctx, state, kind, day, used);
+  return used;
 }
 
 /** The outcome of an incoming message: the signed answer to send, and whether it repeats a stored one. */
@@ -148,8 +160,11 @@ export async function receiveSearch(ctx: ExchangeContext, tls: TlsPeer, raw: str
     });
     return { status: stored.answer_status, contentType: stored.answer_status < 300 ? 'application/json' : 'application/problem+json', body: stored.answer_body, jws: stored.answer_jws, repeated: true };
   };
-  const first = await repeat();
-  if (first) return first;
+  // A repeated message id is found when its answer is kept: the unique key of federation_inbox
+  // refuses the second one, the transaction rolls back (nothing of it stays) and the stored answer is
+  // sent again. Retries are rare; looking first would cost every search a query.
+  const day = usageDay(ctx.now());
+  const [own, usedBefore] = await Promise.all([ownDeclaration(ctx), usedLately(ctx, tls.country, kind.name, day)]);
 
   const keep = async (db: Kysely<Schema>, answer: SignedMessage, recordId: number) => {
     await db
@@ -174,13 +189,11 @@ export async function receiveSearch(ctx: ExchangeContext, tls: TlsPeer, raw: str
     const answered = await ctx.db.transaction().execute(async (trx) => {
       // Prüm Decision Arts. 2(3), 12 and 36: only files this node declared open, within the declared
       // daily capacity for the requesting state.
-      const own = await latestDeclaration(trx, ctx.country);
       if (!own || !opens(own.declaration, kind.files)) {
         refuse('peer-file-closed', `The node of ${ctx.country} has not opened ${kind.files.join(' or ')} to automated search`, request);
       }
       const capacity = capacityFor(own.declaration, kind.name, tls.country);
       const items = kind.items(request.query);
-      const day = usageDay(ctx.now());
       const usedUp = () =>
         refuse('peer-capacity-exceeded', `The node of ${ctx.country} declared ${capacity} ${kind.name} searches a day for ${tls.country} (version ${own.declaration.version} of its declaration); they are used up for ${day} (UTC)`, request, {
           capacity,
@@ -188,7 +201,7 @@ export async function receiveSearch(ctx: ExchangeContext, tls: TlsPeer, raw: str
         });
       // A cheap look first; the units are taken at the end, so that the row lock that serialises
       // concurrent searches of one state is held only for the commit.
-      if ((await usedToday(trx, tls.country, kind.name, day)) + items > capacity) usedUp();
+      if (usedBefore + items > capacity) usedUp();
       const result = await kind.handle({ country: ctx.country, db: trx }, peer, request.query, {
         messageId: request.messageId,
         reference: request.reference,
@@ -212,8 +225,25 @@ export async function receiveSearch(ctx: ExchangeContext, tls: TlsPeer, raw: str
       };
       const body = JSON.stringify(answer);
       const signed: SignedMessage = { status: 200, contentType: 'application/json', body, jws: signDetached(body, ctx.signer()) };
-      if (!(await takeCapacity(trx, day, tls.country, kind.name, items, capacity))) usedUp();
-      await keep(trx, signed, result.recordId);
+      // The declared capacity is taken and the answer kept in one statement, at the very end, so that
+      // the row lock that serialises one state's concurrent searches is held only for the commit.
+      if (items > capacity) usedUp();
+      const used = await sql<{ used: number }>`
+        with cap as (
+          insert into federation_usage (day, requesting_state, kind, used) values (${day}::date, ${tls.country}, ${kind.name}, ${items})
+          on conflict (day, requesting_state, kind) do update set used = federation_usage.used + excluded.used
+            where federation_usage.used + excluded.used <= ${capacity}
+          returning used
+        ), kept as (
+          insert into federation_inbox (requesting_state, message_id, kind, body_digest, request_body, request_jws, signer_fingerprint, answer_status, answer_body, answer_jws, record_id)
+          select ${tls.country}, ${request.messageId}::uuid, ${kind.name}, ${digest}, ${raw}, ${jws!}, ${signer}, ${signed.status}, ${signed.body}, ${signed.jws}, ${result.recordId}::bigint
+            from cap
+          returning 1
+        )
+        select used from cap`.execute(trx);
+      const now = used.rows[0]?.used;
+      if (now === undefined) usedUp();
+      noteUsage(ctx, tls.country, kind.name, day, Number(now));
       return signed;
     });
     return { ...answered, repeated: false };

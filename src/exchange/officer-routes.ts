@@ -41,6 +41,8 @@ export function federationRoutes(node: NodeContext): FastifyPluginAsync {
       '/v1/federation/searches',
       {
         config: { roles: ['officer'] },
+        // A fingerprint search may carry images (base64), extracted to templates before sending.
+        bodyLimit: 16 * 1024 * 1024,
         schema: {
           summary: 'Search one, several or all peer states (Prüm Decision Art. 12; later Arts. 3, 4 and 9)',
           description:

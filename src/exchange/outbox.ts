@@ -21,6 +21,7 @@ import { latestDeclaration, opens } from './declarations.ts';
 import { signDetached, verifyDetached } from './jws.ts';
 import { PeerProblem, PROTOCOL, SearchAnswer, type SearchRequest } from './messages.ts';
 import type { PeerClient, PeerResponse } from './peer-client.ts';
+import { backoffMs, QueueWorker, type QueueLog, type QueueWorkerOptions } from './queue-worker.ts';
 import { getPeer, listPeers } from './peers.ts';
 import type { SearchKind } from './search-kinds.ts';
 
@@ -287,131 +288,29 @@ export async function purgeOldSearches(db: Kysely<Schema>, now: Date = new Date(
 
 // --- the worker ----------------------------------------------------------------------------------
 
-export interface OutboxOptions {
-  /** How often due rows are looked for when nothing kicks the worker, in ms. */
-  readonly pollMs?: number;
-  /** First retry delay, doubled per attempt up to maxDelayMs; each delay is jittered to 50-100%. */
-  readonly baseDelayMs?: number;
-  readonly maxDelayMs?: number;
-  /** Attempts before a state's part is given up as failed. */
-  readonly maxAttempts?: number;
-  /** How long a claimed row is held by one sender before another may take it (crash safety). */
-  readonly leaseMs?: number;
-  /** Rows sent at once. */
-  readonly batch?: number;
-}
+/** The outbox's options: those of every durable queue (queue-worker.ts). */
+export type OutboxOptions = QueueWorkerOptions;
 
-/** Delay before attempt `attempts + 1`: exponential, capped, with jitter so that retries spread out. */
-export function backoffMs(attempts: number, base: number, max: number, random: () => number = Math.random): number {
-  const exp = Math.min(max, base * 2 ** Math.max(0, attempts - 1));
-  return Math.round(exp * (0.5 + random() / 2));
-}
+export { backoffMs };
 
 type ClaimedTarget = Selectable<FederationTargetsTable>;
 
-export class OutboxWorker {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private again = false;
-  private stopped = true;
-  private readonly inFlight = new Set<Promise<void>>();
-  private readonly o: Required<OutboxOptions>;
-
+export class OutboxWorker extends QueueWorker<ClaimedTarget> {
   constructor(
     private readonly ctx: ExchangeContext,
     private readonly client: PeerClient,
     options: OutboxOptions = {},
-    private readonly log: { warn(obj: object, msg: string): void; error(obj: object, msg: string): void } = console,
+    log: QueueLog = console,
   ) {
-    this.o = {
-      pollMs: options.pollMs ?? 1_000,
-      baseDelayMs: options.baseDelayMs ?? 2_000,
-      maxDelayMs: options.maxDelayMs ?? 5 * 60_000,
-      maxAttempts: options.maxAttempts ?? 30,
-      leaseMs: options.leaseMs ?? 2 * 60_000,
-      batch: options.batch ?? 16,
-    };
+    super(ctx.db, 'federation_targets', 'outbox', options, log);
   }
 
-  start(): void {
-    if (!this.stopped) return;
-    this.stopped = false;
-    this.schedule(0);
+  protected override describe(t: ClaimedTarget): object {
+    return { state: t.state, messageId: t.message_id };
   }
 
-  /** Look for due rows now (after a new search was stored). */
-  kick(): void {
-    if (this.stopped) return;
-    if (this.running) this.again = true;
-    else this.schedule(0);
-  }
-
-  private schedule(ms: number): void {
-    if (this.stopped) return;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.running = this.tick().finally(() => {
-        this.running = undefined;
-        if (this.again) {
-          this.again = false;
-          this.schedule(0);
-        } else this.schedule(this.o.pollMs);
-      });
-    }, ms);
-    this.timer.unref?.();
-  }
-
-  /** Waits for every send in flight; new sends stop. Claimed rows not finished are taken again after their lease. */
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    await this.running;
-    await Promise.allSettled([...this.inFlight]);
-  }
-
-  private async tick(): Promise<void> {
-    let claimed: ClaimedTarget[];
-    try {
-      claimed = await this.claim();
-    } catch (e) {
-      this.log.error({ err: e }, 'outbox: could not claim due searches');
-      return;
-    }
-    for (const t of claimed) {
-      const p = this.sendOne(t)
-        .catch((e: unknown) => this.log.error({ err: e, state: t.state, messageId: t.message_id }, 'outbox: send failed unexpectedly'))
-        .finally(() => {
-          this.inFlight.delete(p);
-          // A finished send may free capacity for more due rows.
-          this.kick();
-        });
-      this.inFlight.add(p);
-    }
-  }
-
-  /**
-   * Claims due rows: marks them taken for the lease time and counts the attempt. `for update skip
-   * locked` lets several node processes on one PostgreSQL server share the outbox without sending a
-   * row twice at once; on PGlite (one connection) it is simply a row lock.
-   */
-  private async claim(): Promise<ClaimedTarget[]> {
-    const room = this.o.batch - this.inFlight.size;
-    if (room <= 0) return [];
-    const r = await sql<ClaimedTarget>`
-      update federation_targets t
-         set claimed_until = clock_timestamp() + ${`${this.o.leaseMs} milliseconds`}::interval,
-             attempts = t.attempts + 1,
-             last_attempt_at = clock_timestamp()
-       where t.id in (
-         select id from federation_targets
-          where status = 'pending' and next_attempt_at <= clock_timestamp()
-            and (claimed_until is null or claimed_until < clock_timestamp())
-          order by next_attempt_at
-          limit ${room}
-          for update skip locked)
-      returning t.*`.execute(this.ctx.db);
-    return r.rows;
+  protected send(t: ClaimedTarget): Promise<void> {
+    return this.sendOne(t);
   }
 
   private async sendOne(t: ClaimedTarget): Promise<void> {
@@ -544,7 +443,7 @@ export class OutboxWorker {
       await this.conclude(t, 'failed', { code: err.code, detail: `Given up after ${t.attempts} attempts: ${err.message}` }, about);
       return;
     }
-    const delay = backoffMs(t.attempts, this.o.baseDelayMs, this.o.maxDelayMs);
+    const delay = this.retryDelayMs(t.attempts);
     this.log.warn({ state: t.state, messageId: t.message_id, attempts: t.attempts, retryInMs: delay, code: err.code }, 'outbox: will retry');
     await this.ctx.db
       .updateTable('federation_targets')

@@ -6,12 +6,20 @@
  * Routes:
  *   POST /peer/v1/searches      a signed search request → a signed answer (or signed problem+json)
  *   GET  /peer/v1/declaration   this node's signed declaration (Prüm Decision Arts. 2(3), 36)
+ *   POST /peer/v1/bulk-comparisons, /peer/v1/bulk-chunks   bulk comparison of DNA profiles (Art. 4; bulk-peer.ts)
+ *   POST /peer/v1/follow-ups, /peer/v1/follow-up-answers   follow-ups after a hit (Arts. 5, 10; src/followup/peer.ts)
+ *   POST /peer/v1/notices/messages   notices and diffusions (src/notices/peer.ts)
  */
 import { randomUUID } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { isOpenPrumError, OpenPrumError } from '../errors/index.ts';
 import { toOpenPrumError } from '../http/problem.ts';
+import { registerBulkPeerRoutes } from './bulk-peer.ts';
+import { registerFollowUpPeerRoutes } from '../followup/peer.ts';
+import { registerSafeguardsPeerRoutes } from '../safeguards/peer.ts';
+import { registerNoticePeerRoutes } from '../notices/peer.ts';
+import { registerAuditPeerRoutes } from '../audit/witness-network.ts';
 import type { ExchangeContext, SignedMessage, TlsPeer } from './context.ts';
 import { latestDeclaration } from './declarations.ts';
 import { recordFederationEvent } from './events.ts';
@@ -161,7 +169,7 @@ export async function buildPeerServer(ctx: ExchangeContext, tls: PeerTlsMaterial
   });
 
   app.setNotFoundHandler(async () => {
-    throw new OpenPrumError('not-found', 'The peer interface has POST /peer/v1/searches and GET /peer/v1/declaration');
+    throw new OpenPrumError('not-found', 'The peer interface has POST /peer/v1/searches, POST /peer/v1/bulk-comparisons, POST /peer/v1/bulk-chunks, POST /peer/v1/follow-ups, POST /peer/v1/follow-up-answers, POST /peer/v1/notices/messages and GET /peer/v1/declaration');
   });
 
   app.post('/peer/v1/searches', async (request, reply) => {
@@ -170,6 +178,17 @@ export async function buildPeerServer(ctx: ExchangeContext, tls: PeerTlsMaterial
     const received = await receiveSearch(ctx, request.tlsPeer!, request.body, typeof jws === 'string' ? jws : undefined);
     return send(reply, received, received.repeated ? { 'idempotent-replayed': 'true' } : {});
   });
+
+  // Bulk comparison of DNA profiles (Prüm Decision Art. 4): POST /peer/v1/bulk-comparisons and /peer/v1/bulk-chunks.
+  registerBulkPeerRoutes(app, ctx);
+  // Follow-ups after a hit (Prüm Decision Arts. 5, 10): POST /peer/v1/follow-ups and /peer/v1/follow-up-answers.
+  registerFollowUpPeerRoutes(app, ctx);
+  // Safeguards (FD 2008/977 Arts. 8, 11, 13; Prüm Decision Art. 28): POST /peer/v1/safeguards.
+  registerSafeguardsPeerRoutes(app, ctx);
+  // Notices and diffusions (src/notices/peer.ts): POST /peer/v1/notices/messages; runs the notice worker.
+  registerNoticePeerRoutes(app, ctx);
+  // Audit tree heads countersigned across the federation (RFC 9162 witnessing): GET /peer/v1/audit/*, POST /peer/v1/audit/cosignatures.
+  registerAuditPeerRoutes(app, ctx);
 
   app.get('/peer/v1/declaration', async (_request, reply) => {
     const own = await latestDeclaration(ctx.db, ctx.country);

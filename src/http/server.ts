@@ -9,11 +9,17 @@ import { writeRecord } from '../audit/records.ts';
 import { sealIntervalFromEnv, startSequencer, type Sequencer } from '../audit/sequencer.ts';
 import { OpenPrumError } from '../errors/index.ts';
 import { federationRoutes } from '../exchange/officer-routes.ts';
+import { bulkComparisonRoutes } from '../exchange/bulk-routes.ts';
+import { followUpRoutes } from '../followup/routes.ts';
+import { safeguardRoutes } from '../safeguards/routes.ts';
+import { rightsRoutes } from '../rights/routes.ts';
+import { noticeRoutes } from '../notices/routes.ts';
 import type { NodeContext } from '../node/node.ts';
 import { authorise } from './auth.ts';
 import { problemFrom, toOpenPrumError } from './problem.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { dnaRoutes } from './routes/dna.ts';
+import { fingerprintRoutes } from './routes/fingerprints.ts';
 import { officerRoutes } from './routes/officers.ts';
 import { recordRoutes } from './routes/records.ts';
 import { vehicleRoutes } from './routes/vehicles.ts';
@@ -108,9 +114,16 @@ export async function buildServer(node: NodeContext, options: ServerOptions = {}
   await app.register(officerRoutes(node));
   await app.register(vehicleRoutes(node));
   await app.register(dnaRoutes(node));
+  await app.register(fingerprintRoutes(node));
   await app.register(recordRoutes(node));
   await app.register(federationRoutes(node));
+  await app.register(bulkComparisonRoutes(node));
+  await app.register(followUpRoutes(node));
+  // Purpose binding, conditions, deadlines (its job runs while the server listens), accuracy, onward transfer.
+  await app.register(safeguardRoutes(node));
+  await app.register(noticeRoutes(node));
   await app.register(auditRoutes(node));
+  await app.register(rightsRoutes(node));
 
   // The audit log's sequencer runs while the node serves (src/audit/sequencer.ts), and stops before
   // the node's database is closed (app.close() precedes node.close()).

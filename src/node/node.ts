@@ -10,6 +10,7 @@ import { migrate } from '../db/migrate.ts';
 import type { Schema } from '../db/schema.ts';
 import { OpenPrumError } from '../errors/index.ts';
 import { NationalDnaFile } from '../dna/national-file.ts';
+import { NationalFingerprintFile } from '../fingerprint/national-file.ts';
 import type { Federation } from '../exchange/federation.ts';
 import { Officers, type IssuedToken, type Officer } from '../identity/officers.ts';
 import { CONFIG_FILE, checkCountry, writeConfigFile, type NodeConfig } from './config.ts';
@@ -27,6 +28,8 @@ export interface NodeContext {
   federation?: Federation;
   /** The national DNA file with its in-memory index, loaded on first use (it can be large). */
   dna(): Promise<NationalDnaFile>;
+  /** The national fingerprint file with its in-memory gallery, loaded on first use. */
+  fingerprints(): Promise<NationalFingerprintFile>;
   close(): Promise<void>;
 }
 
@@ -51,6 +54,7 @@ export async function prepareDatabase(db: Kysely<Schema>, country: string, creat
 /** Assembles a node on an open, prepared database. */
 export function nodeOn(config: NodeConfig, database: Database, keys: NodeKeys, onClose?: () => void): NodeContext {
   let dna: Promise<NationalDnaFile> | undefined;
+  let fingerprints: Promise<NationalFingerprintFile> | undefined;
   return {
     config,
     country: config.country,
@@ -64,6 +68,13 @@ export function nodeOn(config: NodeConfig, database: Database, keys: NodeKeys, o
         throw e;
       });
       return dna;
+    },
+    fingerprints: () => {
+      fingerprints ??= NationalFingerprintFile.open(database.db, config.country).catch((e: unknown) => {
+        fingerprints = undefined;
+        throw e;
+      });
+      return fingerprints;
     },
     close: async () => {
       await database.close();

@@ -84,7 +84,13 @@ export async function createTestFederation(vehicles: Record<string, VehicleRow[]
   for (const a of countries) {
     for (const b of countries) if (a !== b) await addPeer(nodes[a]!.t.node.db, a, b, nodes[b]!.fed.peerUrl);
   }
-  await Promise.all(countries.map((c) => nodes[c]!.fed.refreshDeclarations()));
+  // Each node reads the others' declarations; on a loaded machine a fetch may time out, so try again.
+  for (let attempt = 1; ; attempt++) {
+    const results = await Promise.all(countries.map((c) => nodes[c]!.fed.refreshDeclarations()));
+    const failed = results.flatMap((r) => Object.entries(r).filter(([, v]) => v.error !== undefined));
+    if (failed.length === 0) break;
+    if (attempt === 5) throw new Error(`declarations could not be read: ${JSON.stringify(failed)}`);
+  }
   return {
     caDir,
     dir,

@@ -10,6 +10,7 @@ import { CHECK_RESULTS, drawSample, listChecks, recordCheck } from '../../audit/
 import { openExport } from '../../audit/export.ts';
 import { signedTreeHeadToJson, toHex } from '../../audit/merkle/index.ts';
 import { consistencyProof, inclusionProof, latestHead } from '../../audit/store.ts';
+import { listFollowedLogs, listReceivedCosignatures, listWitnessAlarms } from '../../audit/witness-network.ts';
 import { OpenPrumError } from '../../errors/index.ts';
 import type { NodeContext } from '../../node/node.ts';
 
@@ -56,6 +57,15 @@ const SampleQuery = Type.Object(
     from: Type.Optional(Time('Records recorded at or after this time')),
     to: Type.Optional(Time('Records recorded before this time')),
   },
+  { additionalProperties: false },
+);
+
+const LimitQuery = Type.Object(
+  { limit: Type.Optional(Type.String({ pattern: '^[1-9][0-9]{0,3}$', description: '1-1000, default 100' })) },
+  { additionalProperties: false },
+);
+const AlarmsQuery = Type.Object(
+  { after: Type.Optional(Type.String({ pattern: '^[0-9]{1,16}$', description: 'Alarms with a greater id' })) },
   { additionalProperties: false },
 );
 
@@ -151,6 +161,46 @@ export function auditRoutes(node: NodeContext): FastifyPluginAsync {
         const last = checks[checks.length - 1];
         return { checks, next: checks.length === limit && last ? `after=${last.id}` : null };
       },
+    );
+
+    app.get<{ Querystring: Static<typeof LimitQuery> }>(
+      '/v1/audit/cosignatures',
+      {
+        config: supervisor,
+        schema: {
+          summary: 'Countersignatures peer nodes gave on this node\'s tree heads (RFC 9162 witnessing), newest first',
+          description: 'Peers fetch the latest head, check it against the last one they saw with a consistency proof, and send back their countersignature (src/audit/witness-network.ts).',
+          tags: ['audit'],
+          querystring: LimitQuery,
+        },
+      },
+      async (req) => {
+        const limit = req.query.limit ? Number(req.query.limit) : 100;
+        if (limit > 1000) throw new OpenPrumError('input-invalid', 'limit is at most 1000', { field: 'limit' });
+        return { cosignatures: await listReceivedCosignatures(node.db, limit) };
+      },
+    );
+
+    app.get(
+      '/v1/audit/witness',
+      {
+        config: supervisor,
+        schema: { summary: 'The peers\' audit logs this node witnesses: pinned key, latest head accepted, last check', tags: ['audit'] },
+      },
+      async () => ({ logs: await listFollowedLogs(node.db), alarms: (await listWitnessAlarms(node.db)).length }),
+    );
+
+    app.get<{ Querystring: Static<typeof AlarmsQuery> }>(
+      '/v1/audit/alarms',
+      {
+        config: supervisor,
+        schema: {
+          summary: 'Alarms raised as a witness: a peer\'s log forked (two heads of one size), rewritten (consistency proof failed), or its key changed; with the signed evidence',
+          tags: ['audit'],
+          querystring: AlarmsQuery,
+        },
+      },
+      async (req) => ({ alarms: await listWitnessAlarms(node.db, { after: req.query.after ? Number(req.query.after) : 0 }) }),
     );
 
     app.post<{ Querystring: Static<typeof SampleQuery> }>(
